@@ -1,0 +1,437 @@
+"""What is in the databases being dumped: tables, columns, keys and the schema
+objects around them (views, triggers, routines, events).
+
+Everything here is read on a worker connection *inside* the export snapshot, so
+chunk boundaries and definitions belong to the same point in time as the rows
+(mydumper issue 512 read MIN/MAX outside the snapshot and got torn chunks).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+from .connection import query_all, quote_ident
+from .errors import ObjectNotFound
+
+SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+
+# Column types whose values are bytes, dumped as hex literals.
+BINARY_TYPES = frozenset(
+    {
+        "binary",
+        "varbinary",
+        "tinyblob",
+        "blob",
+        "mediumblob",
+        "longblob",
+        "geometry",
+        "point",
+        "linestring",
+        "polygon",
+        "multipoint",
+        "multilinestring",
+        "multipolygon",
+        "geometrycollection",
+        "geomcollection",
+        "vector",
+    }
+)
+INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
+# Types whose text form round-trips and needs no quoting.
+NUMERIC_TYPES = INTEGER_TYPES | {"decimal", "numeric", "double", "real", "year"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    data_type: str  # lower-case base type, e.g. "varchar"
+    column_type: str  # full type, e.g. "int(10) unsigned"
+    charset: str | None
+    generated: bool
+    nullable: bool
+
+    @property
+    def is_binary(self) -> bool:
+        return self.data_type in BINARY_TYPES or (
+            self.data_type in ("char", "varchar", "text", "tinytext", "mediumtext", "longtext")
+            and self.charset == "binary"
+        )
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: str
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]  # PK, else a unique NOT NULL key, else ()
+    key_kind: str  # "primary", "unique", "none"
+    create_sql: str
+    engine: str | None
+    data_bytes: int  # estimate from information_schema
+    row_estimate: int
+    avg_row_bytes: int
+
+    @property
+    def qualified(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def dumped_columns(self) -> tuple[Column, ...]:
+        """Columns whose values are dumped: generated columns are recomputed on load."""
+        return tuple(c for c in self.columns if not c.generated)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class SchemaObject:
+    """A view, trigger, routine or event: its CREATE statement and the session
+    settings it was defined under (restored exactly, so sql_mode-sensitive
+    bodies behave the same)."""
+
+    kind: str  # "view" | "trigger" | "procedure" | "function" | "event"
+    schema: str
+    name: str
+    create_sql: str
+    sql_mode: str | None = None
+    character_set_client: str | None = None
+    collation_connection: str | None = None
+    table: str | None = None  # triggers: the table they belong to
+    depends_on: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class DatabaseSchema:
+    name: str
+    create_sql: str
+    tables: tuple[Table, ...]
+    objects: tuple[SchemaObject, ...]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "surrogateescape")
+    return str(value)
+
+
+def list_databases(conn: Any) -> list[str]:
+    rows = query_all(conn, "SHOW DATABASES", context="listing databases")
+    return [_text(r[0]) for r in rows if _text(r[0]).lower() not in SYSTEM_SCHEMAS]
+
+
+def matches(patterns: tuple[str, ...], schema: str, table: str) -> bool:
+    """True if ``schema.table`` matches a pattern; a pattern without a dot matches
+    the table name in any selected database."""
+    for pattern in patterns:
+        if "." in pattern:
+            if fnmatch.fnmatchcase(f"{schema}.{table}", pattern):
+                return True
+        elif fnmatch.fnmatchcase(table, pattern):
+            return True
+    return False
+
+
+def resolve_tables(
+    conn: Any,
+    databases: list[str],
+    *,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> dict[str, list[str]]:
+    """Base tables to dump per database, after --tables/--exclude-tables.
+
+    Raises ObjectNotFound for a database that does not exist, or for an
+    --tables entry without wildcards that names no table.
+    """
+    existing = {_text(r[0]) for r in query_all(conn, "SHOW DATABASES", context="listing")}
+    selected: dict[str, list[str]] = {}
+    for db in databases:
+        if db not in existing:
+            raise ObjectNotFound(
+                f"database {db!r} does not exist on the server",
+                hint="check the name; `SHOW DATABASES` lists them",
+            )
+        rows = query_all(
+            conn,
+            "SELECT TABLE_NAME FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = %s AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')"
+            " ORDER BY TABLE_NAME",
+            (db,),
+            context=f"listing tables of {db}",
+        )
+        names = [_text(r[0]) for r in rows]
+        if include:
+            names = [t for t in names if matches(include, db, t)]
+        if exclude:
+            names = [t for t in names if not matches(exclude, db, t)]
+        selected[db] = names
+    for pattern in include:
+        if any(ch in pattern for ch in "*?["):
+            continue
+        db_part, _, table_part = pattern.rpartition(".")
+        found = any(
+            table_part in tables and (not db_part or db_part == db)
+            for db, tables in selected.items()
+        )
+        if not found:
+            raise ObjectNotFound(
+                f"table {pattern!r} not found in {', '.join(databases)}",
+                hint="check --tables; names are case-sensitive",
+            )
+    return selected
+
+
+def read_table(conn: Any, schema: str, name: str) -> Table:
+    ctx = f"reading the definition of {schema}.{name}"
+    cols = query_all(
+        conn,
+        "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME,"
+        " COALESCE(GENERATION_EXPRESSION, ''), IS_NULLABLE, EXTRA"
+        " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
+        " ORDER BY ORDINAL_POSITION",
+        (schema, name),
+        context=ctx,
+    )
+    columns = tuple(
+        Column(
+            name=_text(c[0]),
+            data_type=_text(c[1]).lower(),
+            column_type=_text(c[2]).lower(),
+            charset=_text(c[3]) if c[3] is not None else None,
+            generated=bool(_text(c[4]))
+            or "GENERATED" in _text(c[6]).upper().replace("DEFAULT_GENERATED", ""),
+            nullable=_text(c[5]) == "YES",
+        )
+        for c in cols
+    )
+    if not columns:
+        raise ObjectNotFound(f"table {schema}.{name} disappeared during the export")
+    stats = query_all(
+        conn,
+        "SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS"
+        " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+        (schema, name),
+        context=ctx,
+    )
+    indexes: dict[str, list[str]] = {}
+    unique: set[str] = set()
+    for index_name, column_name, non_unique in stats:
+        indexes.setdefault(_text(index_name), []).append(_text(column_name))
+        if int(non_unique) == 0:
+            unique.add(_text(index_name))
+    by_name = {c.name: c for c in columns}
+    key: tuple[str, ...] = ()
+    kind = "none"
+    if "PRIMARY" in indexes:
+        key, kind = tuple(indexes["PRIMARY"]), "primary"
+    else:
+        for index_name in sorted(unique):
+            cols_ = indexes[index_name]
+            if all(c in by_name and not by_name[c].nullable for c in cols_):
+                key, kind = tuple(cols_), "unique"
+                break
+    create = query_all(
+        conn, f"SHOW CREATE TABLE {quote_ident(schema)}.{quote_ident(name)}", context=ctx
+    )
+    info = query_all(
+        conn,
+        "SELECT ENGINE, COALESCE(DATA_LENGTH, 0), COALESCE(TABLE_ROWS, 0),"
+        " COALESCE(AVG_ROW_LENGTH, 0) FROM information_schema.TABLES"
+        " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+        (schema, name),
+        context=ctx,
+    )
+    engine, data_bytes, rows, avg = info[0] if info else (None, 0, 0, 0)
+    return Table(
+        schema=schema,
+        name=name,
+        columns=columns,
+        key=key,
+        key_kind=kind,
+        create_sql=_text(create[0][1]),
+        engine=_text(engine) if engine is not None else None,
+        data_bytes=int(data_bytes),
+        row_estimate=int(rows),
+        avg_row_bytes=int(avg),
+    )
+
+
+def read_objects(conn: Any, schema: str, *, tables: set[str] | None = None) -> list[SchemaObject]:
+    """Views (ordered so that each comes after the views it reads), triggers,
+    routines and events of one database. ``tables`` limits triggers to the
+    dumped tables; views and routines always come along (a partial dump still
+    needs the views over its tables, and a view over a missing table is reported
+    at restore, not silently dropped)."""
+    q = quote_ident(schema)
+    objects: list[SchemaObject] = []
+
+    views = query_all(
+        conn,
+        "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s"
+        " ORDER BY TABLE_NAME",
+        (schema,),
+        context=f"listing views of {schema}",
+    )
+    view_names = [_text(v[0]) for v in views]
+    deps = _view_deps_from_text(conn, schema, view_names)
+    view_objs: dict[str, SchemaObject] = {}
+    for view in view_names:
+        rows = query_all(
+            conn,
+            f"SHOW CREATE VIEW {q}.{quote_ident(view)}",
+            context=f"reading view {schema}.{view}",
+        )
+        _, create, charset, collation = rows[0][:4]
+        view_objs[view] = SchemaObject(
+            kind="view",
+            schema=schema,
+            name=view,
+            create_sql=_text(create),
+            character_set_client=_text(charset),
+            collation_connection=_text(collation),
+            depends_on=tuple(sorted(deps[view])),
+        )
+    objects.extend(view_objs[v] for v in order_by_dependency(deps))
+
+    triggers = query_all(conn, f"SHOW TRIGGERS FROM {q}", context=f"listing triggers of {schema}")
+    for trig in triggers:
+        trig_name, trig_table = _text(trig[0]), _text(trig[2])
+        if tables is not None and trig_table not in tables:
+            continue
+        rows = query_all(
+            conn,
+            f"SHOW CREATE TRIGGER {q}.{quote_ident(trig_name)}",
+            context=f"reading trigger {schema}.{trig_name}",
+        )
+        _, sql_mode, create, charset, collation = rows[0][:5]
+        objects.append(
+            SchemaObject(
+                kind="trigger",
+                schema=schema,
+                name=trig_name,
+                create_sql=_text(create),
+                sql_mode=_text(sql_mode),
+                character_set_client=_text(charset),
+                collation_connection=_text(collation),
+                table=trig_table,
+            )
+        )
+
+    for kind in ("PROCEDURE", "FUNCTION"):
+        routines = query_all(
+            conn,
+            "SELECT ROUTINE_NAME FROM information_schema.ROUTINES"
+            " WHERE ROUTINE_SCHEMA = %s AND ROUTINE_TYPE = %s ORDER BY ROUTINE_NAME",
+            (schema, kind),
+            context=f"listing routines of {schema}",
+        )
+        for (routine,) in routines:
+            rname = _text(routine)
+            rows = query_all(
+                conn,
+                f"SHOW CREATE {kind} {q}.{quote_ident(rname)}",
+                context=f"reading {kind.lower()} {schema}.{rname}",
+            )
+            _, sql_mode, create, charset, collation = rows[0][:5]
+            if create is None:
+                raise ObjectNotFound(
+                    f"cannot read the body of {kind.lower()} {schema}.{rname}",
+                    hint="the user needs SHOW_ROUTINE or SELECT on mysql.proc",
+                )
+            objects.append(
+                SchemaObject(
+                    kind=kind.lower(),
+                    schema=schema,
+                    name=rname,
+                    create_sql=_text(create),
+                    sql_mode=_text(sql_mode),
+                    character_set_client=_text(charset),
+                    collation_connection=_text(collation),
+                )
+            )
+
+    events = query_all(
+        conn,
+        "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s"
+        " ORDER BY EVENT_NAME",
+        (schema,),
+        context=f"listing events of {schema}",
+    )
+    for (event,) in events:
+        ename = _text(event)
+        rows = query_all(
+            conn,
+            f"SHOW CREATE EVENT {q}.{quote_ident(ename)}",
+            context=f"reading event {schema}.{ename}",
+        )
+        _, sql_mode, _tz, create, charset, collation = rows[0][:6]
+        objects.append(
+            SchemaObject(
+                kind="event",
+                schema=schema,
+                name=ename,
+                create_sql=_text(create),
+                sql_mode=_text(sql_mode),
+                character_set_client=_text(charset),
+                collation_connection=_text(collation),
+            )
+        )
+    return objects
+
+
+def _view_deps_from_text(conn: Any, schema: str, views: list[str]) -> dict[str, set[str]]:
+    """A view depends on another view when the other's quoted name appears in
+    its definition (MariaDB has no VIEW_TABLE_USAGE; this works on both).
+    Over-approximating only adds ordering constraints, never drops one."""
+    deps: dict[str, set[str]] = {v: set() for v in views}
+    for view in views:
+        rows = query_all(
+            conn,
+            "SELECT VIEW_DEFINITION FROM information_schema.VIEWS"
+            " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            (schema, view),
+            context="reading view definitions",
+        )
+        text = _text(rows[0][0]) if rows else ""
+        for other in views:
+            if other != view and quote_ident(other) in text:
+                deps[view].add(other)
+    return deps
+
+
+def order_by_dependency(deps: dict[str, set[str]]) -> list[str]:
+    """Topological order (dependencies first), ties broken by name; a cycle
+    (impossible for valid views) falls back to name order for the rest."""
+    order: list[str] = []
+    done: set[str] = set()
+    remaining = dict(deps)
+    while remaining:
+        ready = sorted(n for n, d in remaining.items() if d <= done)
+        if not ready:
+            ready = sorted(remaining)
+        for n in ready:
+            order.append(n)
+            done.add(n)
+            remaining.pop(n)
+    return order
+
+
+def read_database(conn: Any, schema: str, table_names: list[str]) -> DatabaseSchema:
+    create = query_all(
+        conn, f"SHOW CREATE DATABASE {quote_ident(schema)}", context=f"reading database {schema}"
+    )
+    tables = tuple(read_table(conn, schema, t) for t in table_names)
+    objects = tuple(read_objects(conn, schema, tables=set(table_names)))
+    return DatabaseSchema(
+        name=schema, create_sql=_text(create[0][1]), tables=tables, objects=objects
+    )

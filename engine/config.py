@@ -1,0 +1,131 @@
+"""Frozen, validated settings for every engine entry point.
+
+The CLI builds these from flags, environment and option files; the engine
+never looks anywhere else. Constructors reject bad values with ConfigError so
+that nothing starts with settings that cannot work.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+
+SSL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
+CONSISTENCY_MODES = ("auto", "lock", "snapshot-check", "single")
+ON_EXISTING = ("fail", "drop", "truncate")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectionConfig:
+    """Where and as whom to connect. ``password`` is never logged or recorded:
+    ``repr`` hides it."""
+
+    host: str = "127.0.0.1"
+    port: int = 3306
+    user: str = "root"
+    password: str = field(default="", repr=False)
+    socket: str | None = None
+    database: str | None = None
+    ssl_mode: str = "PREFERRED"
+    ssl_ca: str | None = None
+    connect_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port {self.port} is out of range", hint="use a port 1-65535")
+        if self.ssl_mode not in SSL_MODES:
+            raise ConfigError(
+                f"unknown --ssl-mode {self.ssl_mode!r}", hint=f"use one of {', '.join(SSL_MODES)}"
+            )
+        if self.ssl_ca is not None and not os.path.isfile(self.ssl_ca):
+            raise ConfigError(
+                f"--ssl-ca file {self.ssl_ca!r} does not exist", hint="give the CA bundle's path"
+            )
+
+    def describe(self) -> str:
+        """Where this connects, for messages; never includes the password."""
+        where = self.socket if self.socket else f"{self.host}:{self.port}"
+        return f"{self.user}@{where}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportConfig:
+    """What to export and how.
+
+    Memory bound (per process)::
+
+        threads * (queue_depth + 2) * statement_bytes   (rows awaiting compression)
+      + threads * zstd window (8 MiB at level <= 19)
+      + threads * part_size                               (S3 only)
+
+    With the defaults (2 threads, depth 4, 1 MiB statements) that is under 40 MiB
+    beyond the interpreter, whatever the table or row size, up to the server's
+    max_allowed_packet for a single row.
+    """
+
+    databases: tuple[str, ...] = ()
+    all_databases: bool = False
+    tables: tuple[str, ...] = ()
+    exclude_tables: tuple[str, ...] = ()
+    threads: int = 2
+    consistency: str = "auto"
+    chunk_bytes: int = 64 * 1024 * 1024
+    statement_bytes: int = 1024 * 1024
+    compress_level: int = 3
+    strip_definers: bool = False
+    queue_depth: int = 4
+    snapshot_retries: int = 5
+
+    def __post_init__(self) -> None:
+        if not self.databases and not self.all_databases:
+            raise ConfigError(
+                "no database to export", hint="name one or more databases, or --all-databases"
+            )
+        if self.databases and self.all_databases:
+            raise ConfigError(
+                "both database names and --all-databases given", hint="use one or the other"
+            )
+        if not 1 <= self.threads <= 256:
+            raise ConfigError(f"--threads {self.threads} is out of range", hint="use 1-256")
+        if self.consistency not in CONSISTENCY_MODES:
+            raise ConfigError(
+                f"unknown --consistency {self.consistency!r}",
+                hint=f"use one of {', '.join(CONSISTENCY_MODES)}",
+            )
+        if self.chunk_bytes < 4096:
+            raise ConfigError("--chunk-size must be at least 4KiB", hint="e.g. --chunk-size 64M")
+        if not 1024 <= self.statement_bytes <= 64 * 1024 * 1024:
+            raise ConfigError("statement size must be 1KiB..64MiB")
+        if not 1 <= self.compress_level <= 19:
+            raise ConfigError(
+                f"--compress-level {self.compress_level} is out of range", hint="use 1-19"
+            )
+        if self.queue_depth < 1 or self.snapshot_retries < 1:
+            raise ConfigError("queue depth and snapshot retries must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreConfig:
+    """What to restore and how. Memory bound: ``threads`` chunk readers, each
+    holding one decompressed statement (at most the source's max_allowed_packet)
+    plus zstd's window; nothing grows with the chunk or table size."""
+
+    tables: tuple[str, ...] = ()
+    database: str | None = None
+    threads: int = 2
+    resume: bool = False
+    on_existing: str = "fail"
+    defer_indexes: bool = True
+    dry_run: bool = False
+    strip_definers: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.threads <= 256:
+            raise ConfigError(f"--threads {self.threads} is out of range", hint="use 1-256")
+        if self.on_existing not in ON_EXISTING:
+            raise ConfigError(
+                f"unknown --on-existing {self.on_existing!r}",
+                hint=f"use one of {', '.join(ON_EXISTING)}",
+            )

@@ -1,0 +1,108 @@
+"""Opening server connections from a ConnectionConfig.
+
+Every connection osidump opens goes through :func:`connect`, so TLS, time zone,
+character set and error mapping are the same for the coordinator, the export
+workers and the restore workers.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import pymysql
+import pymysql.constants.CLIENT
+
+from .config import ConnectionConfig
+from .errors import ConnectionFailed, OsidumpError, from_server_error
+
+
+def _ssl_context(config: ConnectionConfig) -> ssl.SSLContext | None:
+    if config.ssl_mode == "DISABLED" or config.socket:
+        return None
+    if config.ssl_mode == "PREFERRED" and not config.ssl_ca:
+        return None
+    ctx = ssl.create_default_context(cafile=config.ssl_ca)
+    if config.ssl_mode in ("REQUIRED", "PREFERRED"):
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_REQUIRED if config.ssl_ca else ssl.CERT_NONE
+    elif config.ssl_mode == "VERIFY_CA":
+        ctx.check_hostname = False
+    return ctx
+
+
+def connect(
+    config: ConnectionConfig, *, database: str | None = None, autocommit: bool = True
+) -> pymysql.connections.Connection[Any]:
+    """Open a connection with osidump's session defaults (utf8mb4, UTC).
+
+    Raises ConnectionFailed / AuthenticationFailed with the target named,
+    never the password.
+    """
+    kwargs: dict[str, Any] = {
+        "user": config.user,
+        "password": config.password,
+        "database": database if database is not None else config.database,
+        "charset": "utf8mb4",
+        "connect_timeout": config.connect_timeout,
+        "autocommit": autocommit,
+        "client_flag": pymysql.constants.CLIENT.MULTI_STATEMENTS,
+        "local_infile": False,
+    }
+    if config.socket:
+        kwargs["unix_socket"] = config.socket
+    else:
+        kwargs["host"] = config.host
+        kwargs["port"] = config.port
+    ctx = _ssl_context(config)
+    if ctx is not None:
+        kwargs["ssl"] = ctx
+    try:
+        conn = pymysql.connect(**kwargs)
+    except pymysql.err.OperationalError as exc:
+        raise from_server_error(exc, context=f"cannot connect to {config.describe()}") from exc
+    except (OSError, pymysql.err.MySQLError) as exc:
+        raise ConnectionFailed(f"cannot connect to {config.describe()}: {exc}") from exc
+    try:
+        with conn.cursor() as cur:
+            # UTC so TIMESTAMP values are dumped and restored without shifting.
+            cur.execute("SET SESSION time_zone = '+00:00'")
+    except pymysql.err.MySQLError as exc:
+        conn.close()
+        raise from_server_error(exc, context="setting up the session") from exc
+    return conn
+
+
+def server_flavor(conn: pymysql.connections.Connection[Any]) -> tuple[str, str]:
+    """(``"mariadb"`` or ``"mysql"``, version string)."""
+    version = conn.get_server_info()
+    flavor = "mariadb" if "mariadb" in version.lower() else "mysql"
+    return flavor, version
+
+
+def query_all(
+    conn: pymysql.connections.Connection[Any], sql: str, args: Any = None, *, context: str
+) -> list[tuple[Any, ...]]:
+    """Run one statement and return its rows, mapping server errors."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return list(cur.fetchall())
+    except pymysql.err.MySQLError as exc:
+        raise from_server_error(exc, context=context) from exc
+    except OSError as exc:  # socket-level loss outside PyMySQL's wrappers
+        raise from_server_error(exc, context=context) from exc
+
+
+def execute(
+    conn: pymysql.connections.Connection[Any], sql: str, args: Any = None, *, context: str
+) -> None:
+    query_all(conn, sql, args, context=context)
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier with backticks, doubling any backtick inside."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+__all__ = ["OsidumpError", "connect", "execute", "query_all", "quote_ident", "server_flavor"]

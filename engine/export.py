@@ -1,0 +1,413 @@
+"""``export``: snapshot -> chunk plan -> rows -> compressor -> storage -> manifest.
+
+One :class:`Export` run:
+
+1. refuses a destination that is not empty;
+2. resolves databases and tables (names only) on a plain connection;
+3. opens the shared snapshot (``snapshot.py``), guards the tables against DDL
+   and reads their definitions and chunk boundaries inside it;
+4. writes one schema file per database;
+5. runs one thread per worker connection over the chunk plans, largest tables
+   first; each thread streams its ranges through ``wire.stream_statements``
+   into ``ChunkFile``s, rolling to a new file every ``chunk_bytes``;
+6. writes ``manifest.json`` last. On any failure or cancel, workers stop at the
+   next statement, the connections are closed, files written so far are removed
+   (best effort) and no manifest is written: nothing looks complete.
+
+Memory: each worker holds one statement (``statement_bytes``, or one larger
+row) and one zstd compressor; the job list holds plans, not rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .catalog import DatabaseSchema, SchemaObject, Table, list_databases, read_database
+from .catalog import resolve_tables as resolve_table_names
+from .chunk_plan import ChunkPlan, plan_table
+from .chunk_writer import ChunkFile, ChunkStats
+from .config import ConnectionConfig, ExportConfig
+from .connection import connect
+from .errors import ConsistencyError, Interrupted, OsidumpError, ServerError
+from .manifest import (
+    MANIFEST_NAME,
+    ChunkEntry,
+    ColumnEntry,
+    DatabaseEntry,
+    FileEntry,
+    Manifest,
+    TableEntry,
+    schema_file_name,
+    table_dir,
+)
+from .rows import insert_prefix, select_sql
+from .snapshot import Snapshot, SnapshotCoordinator
+from .storage import Storage
+from .version import __version__
+from .wire import stream_statements
+
+log = logging.getLogger("osidump.export")
+
+DATA_SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"
+_DEFINER = re.compile(r"\s*DEFINER\s*=\s*(`[^`]*`|'[^']*'|[^\s@]+)@(`[^`]*`|'[^']*'|[^\s]+)", re.I)
+
+
+def strip_definer(sql: str) -> str:
+    """Remove a DEFINER=user@host clause (managed targets refuse others' definers)."""
+    return _DEFINER.sub("", sql, count=1)
+
+
+@dataclass
+class ExportProgress:
+    """Counters the CLI reads to draw progress; updated by worker threads."""
+
+    total_bytes_estimate: int = 0
+    total_chunks: int = 0
+    rows: int = 0
+    raw_bytes: int = 0
+    stored_bytes: int = 0
+    chunks_done: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, *, rows: int = 0, raw: int = 0, stored: int = 0, chunks: int = 0) -> None:
+        with self._lock:
+            self.rows += rows
+            self.raw_bytes += raw
+            self.stored_bytes += stored
+            self.chunks_done += chunks
+
+
+@dataclass(frozen=True)
+class _Written:
+    plan: ChunkPlan
+    part: int
+    stats: ChunkStats
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Export:
+    def __init__(
+        self,
+        connection: ConnectionConfig,
+        config: ExportConfig,
+        storage: Storage,
+        *,
+        progress: ExportProgress | None = None,
+    ):
+        self.connection = connection
+        self.config = config
+        self.storage = storage
+        self.progress = progress or ExportProgress()
+        self._cancel = threading.Event()
+        self._errors: list[BaseException] = []
+        self._written: list[_Written] = []
+        self._files: list[str] = []
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def run(self) -> Manifest:
+        started = _now()
+        self.storage.ensure_empty()
+        selection = self._resolve()
+        coordinator = SnapshotCoordinator(
+            self.connection,
+            mode=self.config.consistency,
+            workers=self.config.threads,
+            retries=self.config.snapshot_retries,
+        )
+        snapshot = coordinator.open()
+        try:
+            schemas, plans = self._read_inside(snapshot, selection)
+            schema_entries = {s.name: self._write_schema(s) for s in schemas}
+            self._run_workers(snapshot, plans)
+            manifest = self._manifest(started, snapshot, schemas, schema_entries)
+            snapshot.close()
+            self.storage.put(MANIFEST_NAME, manifest.to_json())
+            return manifest
+        except BaseException as exc:
+            self._cancel.set()
+            snapshot.close()
+            self._cleanup()
+            if isinstance(exc, KeyboardInterrupt):
+                raise Interrupted("export interrupted; no manifest was written") from exc
+            raise
+        finally:
+            snapshot.close()
+
+    # --- steps ---------------------------------------------------------------
+
+    def _resolve(self) -> dict[str, list[str]]:
+        conn = connect(self.connection)
+        try:
+            dbs = list(self.config.databases) or list_databases(conn)
+            return resolve_table_names(
+                conn, dbs, include=self.config.tables, exclude=self.config.exclude_tables
+            )
+        finally:
+            conn.close()
+
+    def _read_inside(
+        self, snapshot: Snapshot, selection: dict[str, list[str]]
+    ) -> tuple[list[DatabaseSchema], list[ChunkPlan]]:
+        snapshot.guard_tables([(db, t) for db, ts in selection.items() for t in ts])
+        conn = snapshot.workers[0]
+        schemas = [read_database(conn, db, tables) for db, tables in selection.items()]
+        plans: list[ChunkPlan] = []
+        for schema in schemas:
+            for table in schema.tables:
+                plans.extend(plan_table(conn, table, chunk_bytes=self.config.chunk_bytes))
+        # Largest tables first, so the last worker is not left with the giant.
+        plans.sort(key=lambda p: (-p.table.data_bytes, p.table.label, p.ordinal))
+        self.progress.total_chunks = len(plans)
+        self.progress.total_bytes_estimate = sum(t.data_bytes for s in schemas for t in s.tables)
+        return schemas, plans
+
+    def _write_schema(self, schema: DatabaseSchema) -> FileEntry:
+        strip = self.config.strip_definers
+
+        def obj(o: SchemaObject) -> dict[str, Any]:
+            d = asdict(o)
+            d["create_sql"] = strip_definer(o.create_sql) if strip else o.create_sql
+            d["depends_on"] = list(o.depends_on)
+            return d
+
+        doc = {
+            "format": "osidump-schema",
+            "database": schema.name,
+            "create_database": schema.create_sql,
+            "tables": [{"name": t.name, "create_sql": t.create_sql} for t in schema.tables],
+            "objects": [obj(o) for o in schema.objects],
+        }
+        data = (json.dumps(doc, indent=1) + "\n").encode("utf-8")
+        name = schema_file_name(schema.name)
+        self.storage.put(name, data)
+        self._files.append(name)
+        import hashlib
+
+        return FileEntry(path=name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+
+    def _run_workers(self, snapshot: Snapshot, plans: list[ChunkPlan]) -> None:
+        jobs = list(reversed(plans))  # pop() from the end = largest first
+        jobs_lock = threading.Lock()
+
+        def next_job() -> ChunkPlan | None:
+            with jobs_lock:
+                return jobs.pop() if jobs and not self._cancel.is_set() else None
+
+        def worker(conn: Any) -> None:
+            try:
+                while (plan := next_job()) is not None:
+                    self._dump_plan(conn, plan)
+            except BaseException as exc:  # handed to the main thread
+                with self._lock:
+                    self._errors.append(exc)
+                self._cancel.set()
+
+        threads = [
+            threading.Thread(target=worker, args=(c,), name=f"osidump-export-{i}", daemon=True)
+            for i, c in enumerate(snapshot.workers)
+        ]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)
+        except BaseException:
+            self._cancel.set()
+            snapshot.close()  # unblocks reads stuck in the socket
+            for t in threads:
+                t.join(5)
+            raise
+        if self._errors:
+            raise _first_real_error(self._errors)
+
+    def _dump_plan(self, conn: Any, plan: ChunkPlan) -> None:
+        table = plan.table
+        sql = select_sql(table, plan.where(), order=table.key_kind == "none")
+        prefix = insert_prefix(table)
+        context = f"reading {table.label}"
+        limit = self.config.chunk_bytes
+        part = 0
+        current: ChunkFile | None = None
+        try:
+            for statement, rows in stream_statements(
+                conn,
+                sql,
+                prefix=prefix,
+                statement_bytes=self.config.statement_bytes,
+                context=context,
+                cancelled=self._cancel.is_set,
+            ):
+                if current is None:
+                    current = self._open_chunk(plan, part)
+                current.write(statement, rows=rows)
+                self.progress.add(rows=rows, raw=len(statement))
+                if current.raw_bytes >= limit:
+                    self._finish_chunk(plan, part, current)
+                    current = None
+                    part += 1
+            if self._cancel.is_set():
+                raise Interrupted("export cancelled")
+            if current is None and part == 0:
+                current = self._open_chunk(plan, part)  # an empty range still gets a file
+            if current is not None:
+                self._finish_chunk(plan, part, current)
+                current = None
+        except ServerError as exc:
+            if exc.code == 1412:
+                raise ConsistencyError(
+                    f"{table.label} was altered during the export (table definition changed)",
+                    hint="run the export again; DDL on dumped tables waits only once guarded",
+                ) from exc
+            raise
+        finally:
+            if current is not None:
+                current.abort()
+        self.progress.add(chunks=1)
+
+    def _open_chunk(self, plan: ChunkPlan, part: int) -> ChunkFile:
+        path = (
+            f"{table_dir(plan.table.schema, plan.table.name)}/{plan.ordinal:06d}-{part:04d}.sql.zst"
+        )
+        return ChunkFile(self.storage, path, level=self.config.compress_level)
+
+    def _finish_chunk(self, plan: ChunkPlan, part: int, chunk: ChunkFile) -> None:
+        stats = chunk.finish()
+        with self._lock:
+            self._files.append(stats.path)
+            self._written.append(_Written(plan, part, stats))
+        self.progress.add(stored=stats.stored_bytes)
+
+    def _manifest(
+        self,
+        started: str,
+        snapshot: Snapshot,
+        schemas: list[DatabaseSchema],
+        schema_files: dict[str, FileEntry],
+    ) -> Manifest:
+        by_table: dict[tuple[str, str], list[_Written]] = {}
+        for w in self._written:
+            by_table.setdefault((w.plan.table.schema, w.plan.table.name), []).append(w)
+        databases = []
+        for schema in schemas:
+            tables = []
+            for table in schema.tables:
+                written = sorted(
+                    by_table.get((schema.name, table.name), []),
+                    key=lambda w: (w.plan.ordinal, w.part),
+                )
+                tables.append(_table_entry(table, written))
+            objs = schema.objects
+            databases.append(
+                DatabaseEntry(
+                    name=schema.name,
+                    schema_file=schema_files[schema.name],
+                    tables=tables,
+                    views=[o.name for o in objs if o.kind == "view"],
+                    triggers=[o.name for o in objs if o.kind == "trigger"],
+                    routines=[
+                        f"{o.kind} {o.name}" for o in objs if o.kind in ("procedure", "function")
+                    ],
+                    events=[o.name for o in objs if o.kind == "event"],
+                )
+            )
+        cfg = self.config
+        return Manifest(
+            tool_version=__version__,
+            started_at=started,
+            finished_at=_now(),
+            server_flavor=snapshot.flavor,
+            server_version=snapshot.version,
+            snapshot=snapshot.info,
+            session={"time_zone": "+00:00", "character_set": "utf8mb4", "sql_mode": DATA_SQL_MODE},
+            options={
+                "databases": list(cfg.databases),
+                "all_databases": cfg.all_databases,
+                "tables": list(cfg.tables),
+                "exclude_tables": list(cfg.exclude_tables),
+                "threads": cfg.threads,
+                "consistency": cfg.consistency,
+                "chunk_bytes": cfg.chunk_bytes,
+                "statement_bytes": cfg.statement_bytes,
+                "compress_level": cfg.compress_level,
+                "strip_definers": cfg.strip_definers,
+            },
+            databases=databases,
+        )
+
+    def _cleanup(self) -> None:
+        """Best-effort removal of what this run wrote; without a manifest the
+        files are unusable anyway, and a full disk needs the space back."""
+        with self._lock:
+            names = list(self._files)
+        for name in names:
+            try:
+                self.storage.delete(name)
+            except OsidumpError:
+                log.warning("could not remove %s after the failed export", name)
+
+
+def _table_entry(table: Table, written: list[_Written]) -> TableEntry:
+    chunks = [
+        ChunkEntry(
+            index=i,
+            path=w.stats.path,
+            rows=w.stats.rows,
+            raw_bytes=w.stats.raw_bytes,
+            stored_bytes=w.stats.stored_bytes,
+            sha256=w.stats.sha256,
+            content_sha256=w.stats.content_sha256,
+            lower=list(w.plan.lower) if w.plan.lower is not None else None,
+            upper=list(w.plan.upper) if w.plan.upper is not None else None,
+        )
+        for i, w in enumerate(written)
+    ]
+    return TableEntry(
+        name=table.name,
+        columns=[
+            ColumnEntry(name=c.name, type=c.column_type, generated=c.generated)
+            for c in table.columns
+        ],
+        key=list(table.key),
+        key_kind=table.key_kind,
+        chunks=chunks,
+    )
+
+
+def _first_real_error(errors: list[BaseException]) -> BaseException:
+    """The error that caused the stop, not the ones that followed the cancel."""
+    for exc in errors:
+        if not isinstance(exc, Interrupted):
+            return exc
+    return errors[0]
+
+
+def run_export(
+    connection: ConnectionConfig,
+    config: ExportConfig,
+    storage: Storage,
+    *,
+    progress: ExportProgress | None = None,
+    on_start: Callable[[Export], None] | None = None,
+) -> Manifest:
+    job = Export(connection, config, storage, progress=progress)
+    if on_start is not None:
+        on_start(job)
+    started = time.monotonic()
+    manifest = job.run()
+    log.info("export finished in %.1f s", time.monotonic() - started)
+    return manifest

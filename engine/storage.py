@@ -1,0 +1,262 @@
+"""One storage interface for dumps: local directories, S3, and memory (tests).
+
+A dump is a flat namespace of relative POSIX names ("manifest.json",
+"data/db/t/000001.sql.zst"). Every name is validated by :func:`validate_name`
+before any file or object is opened, so a hostile manifest cannot make osidump
+read or write outside the dump.
+
+Writers are two-phase: bytes go to a :class:`WriteStream`, and only
+``commit()`` makes the object visible under its name (local: temp file, fsync,
+rename; S3: complete the multipart upload). ``abort()`` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol
+
+from .errors import DestinationNotEmpty, ManifestError, ObjectNotFound, StorageError
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9._@%+=,-]+$")
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it is a safe relative name inside a dump, else raise.
+
+    Rejects absolute paths, ``..`` and ``.`` segments, backslashes, empty
+    segments and characters outside a conservative set (identifiers are
+    percent-encoded into names by the exporter, so nothing legitimate needs more).
+    """
+    if not isinstance(name, str) or not name or len(name) > 1024:
+        raise ManifestError(f"unsafe path in dump: {name!r}")
+    if name.startswith("/") or "\\" in name or "\x00" in name:
+        raise ManifestError(f"unsafe path in dump: {name!r} (absolute or odd characters)")
+    for segment in name.split("/"):
+        if segment in ("", ".", "..") or not _SEGMENT.match(segment):
+            raise ManifestError(f"unsafe path in dump: {name!r} (leaves the dump)")
+    return name
+
+
+class WriteStream(Protocol):
+    """A pending object. Nothing is visible until ``commit``."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class Storage(ABC):
+    """Where a dump lives. Implementations: LocalStorage, S3Storage, MemoryStorage."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """A human-readable location, e.g. a path or s3://bucket/prefix."""
+
+    @abstractmethod
+    def open_write(self, name: str) -> WriteStream:
+        """Start writing ``name``; the object appears only on commit."""
+
+    @abstractmethod
+    def open_read(self, name: str) -> BinaryIO:
+        """A binary stream of ``name``; raises ObjectNotFound if absent."""
+
+    @abstractmethod
+    def exists(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> list[str]:
+        """Committed names under ``prefix``, sorted."""
+
+    @abstractmethod
+    def delete(self, name: str) -> None: ...
+
+    def put(self, name: str, data: bytes) -> None:
+        """Write a whole object atomically."""
+        stream = self.open_write(name)
+        try:
+            stream.write(data)
+            stream.commit()
+        except BaseException:
+            stream.abort()
+            raise
+
+    def get(self, name: str) -> bytes:
+        with self.open_read(name) as stream:
+            return stream.read()
+
+    def ensure_empty(self) -> None:
+        """Refuse to export over an existing dump or other files."""
+        names = self.list()
+        if names:
+            raise DestinationNotEmpty(
+                f"{self.describe()} is not empty ({len(names)} objects, e.g. {names[0]})"
+            )
+
+
+class _LocalWriteStream:
+    """Temp file beside the target; commit = flush, fsync, rename, fsync dir."""
+
+    def __init__(self, final_path: str, display: str):
+        self._final = final_path
+        self._tmp = f"{final_path}.partial"
+        self._display = display
+        os.makedirs(os.path.dirname(final_path), exist_ok=True)
+        self._file: BinaryIO | None = open(self._tmp, "wb")  # noqa: SIM115
+
+    def write(self, data: bytes) -> None:
+        assert self._file is not None, "write after commit/abort"
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            self.abort()
+            raise StorageError(f"writing {self._display}: {exc.strerror or exc}") from exc
+
+    def commit(self) -> None:
+        assert self._file is not None, "commit after commit/abort"
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+            os.replace(self._tmp, self._final)
+            _fsync_dir(os.path.dirname(self._final))
+        except OSError as exc:
+            self.abort()
+            raise StorageError(f"writing {self._display}: {exc.strerror or exc}") from exc
+
+    def abort(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._tmp)
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalStorage(Storage):
+    """A directory on a local filesystem."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    def describe(self) -> str:
+        return self.root
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self.root, *validate_name(name).split("/"))
+
+    def open_write(self, name: str) -> WriteStream:
+        try:
+            return _LocalWriteStream(self._path(name), f"{self.root}/{name}")
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write to {self.root}: {exc.strerror or exc}",
+                hint="check the --output directory exists or can be created and is writable",
+            ) from exc
+
+    def open_read(self, name: str) -> BinaryIO:
+        path = self._path(name)
+        try:
+            return open(path, "rb")
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(
+                f"{name} is missing from {self.root}", hint="the dump is damaged or incomplete"
+            ) from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    def exists(self, name: str) -> bool:
+        return os.path.isfile(self._path(name))
+
+    def list(self, prefix: str = "") -> list[str]:
+        if not os.path.isdir(self.root):
+            return []
+        found: list[str] = []
+        for dirpath, _dirs, files in os.walk(self.root):
+            rel = os.path.relpath(dirpath, self.root)
+            for f in files:
+                name = f if rel == "." else f"{rel.replace(os.sep, '/')}/{f}"
+                if name.startswith(prefix):
+                    found.append(name)
+        return sorted(found)
+
+    def delete(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(name))
+
+
+class _MemoryWriteStream:
+    def __init__(self, store: MemoryStorage, name: str):
+        self._store = store
+        self._name = name
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self._parts.append(bytes(data))
+
+    def commit(self) -> None:
+        self._store.objects[self._name] = b"".join(self._parts)
+
+    def abort(self) -> None:
+        self._parts = []
+
+
+class MemoryStorage(Storage):
+    """An in-memory store for tests (a named fake: nothing persists)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def describe(self) -> str:
+        return "memory://"
+
+    def open_write(self, name: str) -> WriteStream:
+        return _MemoryWriteStream(self, validate_name(name))
+
+    def open_read(self, name: str) -> BinaryIO:
+        import io
+
+        try:
+            return io.BytesIO(self.objects[validate_name(name)])
+        except KeyError as exc:
+            raise ObjectNotFound(f"{name} is missing from the dump") from exc
+
+    def exists(self, name: str) -> bool:
+        return validate_name(name) in self.objects
+
+    def list(self, prefix: str = "") -> list[str]:
+        return sorted(n for n in self.objects if n.startswith(prefix))
+
+    def delete(self, name: str) -> None:
+        self.objects.pop(validate_name(name), None)
+
+
+def open_storage(location: str, *, s3_endpoint_url: str | None = None) -> Storage:
+    """Storage for a CLI location: ``s3://bucket/prefix`` or a local path."""
+    if location.startswith("s3://"):
+        from .storage_s3 import S3Config, S3Storage  # boto3 is imported only when needed
+
+        return S3Storage(S3Config.from_url(location, endpoint_url=s3_endpoint_url))
+    return LocalStorage(location)
+
+
+def iter_blocks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    while True:
+        block = stream.read(size)
+        if not block:
+            return
+        yield block
