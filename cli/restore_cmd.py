@@ -1,0 +1,262 @@
+"""``osidump restore``, ``verify`` and ``inspect``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from osidump.engine.apply import Restore, RestoreProgress
+from osidump.engine.config import ON_EXISTING, RestoreConfig
+from osidump.engine.errors import IntegrityError
+from osidump.engine.inspect import describe
+from osidump.engine.manifest import load_manifest
+from osidump.engine.restore_plan import RestorePlan, plan_restore
+from osidump.engine.storage import open_storage
+from osidump.engine.verify import verify_dump
+
+from .errors import handle_errors
+from .export_cmd import split_list
+from .options import ConnectionResolver, connection_options
+from .progress import ProgressLine, emit_json, human_bytes, human_seconds
+
+_s3_option = click.option(
+    "--s3-endpoint-url",
+    default=None,
+    envvar="OSIDUMP_S3_ENDPOINT_URL",
+    help="S3-compatible endpoint (MinIO, moto, ...).",
+)
+
+
+def _print_plan(plan: RestorePlan) -> None:
+    for db in plan.databases:
+        same = "" if db.source == db.target else f" (from {db.source})"
+        click.echo(f"database {db.target}{same}")
+    for t in plan.tables:
+        idx = f", then {len(t.deferred_indexes)} index(es)" if t.deferred_indexes else ""
+        click.echo(
+            f"  table {t.label}: {t.entry.rows:,} rows in {len(t.entry.chunks)} chunk(s), "
+            f"{human_bytes(t.entry.stored_bytes)}{idx}"
+        )
+    for o in plan.objects:
+        click.echo(f"  {o.kind} {o.target_db}.{o.name}")
+    for note in plan.notes:
+        click.echo(f"note: {note}")
+
+
+@click.command("restore")
+@click.argument("source")
+@click.option(
+    "--database", "-d", "target_db", default=None, help="Restore under this database name."
+)
+@click.option("--tables", "-t", multiple=True, help="Only these tables (names or db.table globs).")
+@click.option("--threads", "-j", type=int, default=2, show_default=True, help="Parallel loaders.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted restore of the same dump.")
+@click.option(
+    "--on-existing",
+    type=click.Choice(ON_EXISTING),
+    default="fail",
+    show_default=True,
+    help="What to do with tables that already exist in the target.",
+)
+@click.option(
+    "--defer-indexes/--no-defer-indexes",
+    default=True,
+    show_default=True,
+    help="Build secondary indexes after loading the data.",
+)
+@click.option(
+    "--strip-definers",
+    is_flag=True,
+    help="Drop DEFINER clauses of views, triggers, routines, events.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_s3_option
+@connection_options
+@click.pass_context
+@handle_errors
+def restore_command(
+    ctx: click.Context,
+    source: str,
+    target_db: str | None,
+    tables: tuple[str, ...],
+    threads: int,
+    resume: bool,
+    on_existing: str,
+    defer_indexes: bool,
+    strip_definers: bool,
+    dry_run: bool,
+    as_json: bool,
+    s3_endpoint_url: str | None,
+    connection: ConnectionResolver,
+) -> None:
+    """Restore the dump at SOURCE (a directory or s3://bucket/prefix).
+
+    Every chunk is verified as it loads and committed only if its checksums
+    match; an interrupted restore continues with --resume.
+
+    \b
+    Examples:
+      osidump restore /backups/shop-2026-11-28
+      osidump restore /backups/shop-2026-11-28 --database shop_drill
+      osidump restore ./emergency --tables orders --on-existing drop
+    """
+    config = RestoreConfig(
+        tables=split_list(tables),
+        database=target_db,
+        threads=threads,
+        resume=resume,
+        on_existing=on_existing,
+        defer_indexes=defer_indexes,
+        dry_run=dry_run,
+        strip_definers=strip_definers,
+    )
+    storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
+    manifest = load_manifest(storage)
+    plan = plan_restore(storage, manifest, config)
+    if dry_run:
+        if as_json:
+            click.echo(json.dumps(plan.summary(), indent=2))
+        else:
+            _print_plan(plan)
+            click.echo("dry run: nothing was changed")
+        return
+    conn_config = connection.config()
+    progress = RestoreProgress()
+    json_log = as_json or (ctx.obj or {}).get("log_format") == "json"
+
+    def render(elapsed: float) -> str:
+        p = progress
+        rate = p.stored_bytes / elapsed if elapsed > 0 else 0.0
+        remaining = p.total_bytes - p.stored_bytes
+        eta = remaining / rate if rate > 0 else 0.0
+        return (
+            f"restore [{p.phase}]: {p.chunks_done + p.chunks_skipped}/{p.total_chunks} chunks, "
+            f"{p.rows:,}/{p.total_rows:,} rows, {human_bytes(rate)}/s stored, "
+            f"ETA {human_seconds(eta)}"
+        )
+
+    job = Restore(conn_config, config, storage, plan, progress=progress)
+    with ProgressLine(render, enabled=False if json_log else None):
+        result = job.run()
+    summary: dict[str, Any] = {
+        "source": storage.describe(),
+        "databases": [d.target for d in plan.databases],
+        "tables": result.tables,
+        "rows": result.rows,
+        "chunks_loaded": result.chunks_loaded,
+        "chunks_skipped": result.chunks_skipped,
+        "objects": result.objects,
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    elif json_log:
+        emit_json("restore.done", **summary)
+    else:
+        resumed = (
+            f" ({result.chunks_skipped} chunks already loaded)" if result.chunks_skipped else ""
+        )
+        click.echo(
+            f"restored {result.tables} tables, {result.rows:,} rows, {result.objects} objects "
+            f"into {', '.join(summary['databases'])}{resumed}; every chunk verified"
+        )
+
+
+@click.command("verify")
+@click.argument("source")
+@click.option("--threads", "-j", type=int, default=2, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_s3_option
+@handle_errors
+def verify_command(source: str, threads: int, as_json: bool, s3_endpoint_url: str | None) -> None:
+    """Check every file of the dump at SOURCE against its manifest (no server needed)."""
+    storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
+    report = verify_dump(storage, threads=threads)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "problems": report.problems,
+                    "tables": [
+                        {
+                            "database": t.database,
+                            "table": t.table,
+                            "chunks": t.chunks,
+                            "rows": t.rows,
+                            "ok": t.ok,
+                            "problems": t.problems,
+                        }
+                        for t in report.tables
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        for problem in report.problems:
+            click.echo(f"FAIL  {problem}")
+        for t in report.tables:
+            status = "ok  " if t.ok else "FAIL"
+            click.echo(f"{status}  {t.database}.{t.table}: {t.rows:,} rows, {t.chunks} chunk(s)")
+            for problem in t.problems:
+                click.echo(f"      {problem}")
+    if not report.ok:
+        problems = report.all_problems()
+        raise IntegrityError(
+            f"{len(problems)} problem(s) in {storage.describe()}; first: {problems[0]}",
+        )
+    if not as_json:
+        total = sum(t.rows for t in report.tables)
+        click.echo(
+            f"dump verified: {len(report.tables)} tables, {total:,} rows, all checksums match"
+        )
+
+
+@click.command("inspect")
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_s3_option
+@handle_errors
+def inspect_command(source: str, as_json: bool, s3_endpoint_url: str | None) -> None:
+    """Summarise the dump at SOURCE: when, from where, how consistent, what it holds."""
+    storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
+    info = describe(storage)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    c, pos = info["consistency"], info["snapshot_position"]
+    click.echo(f"dump:        {info['location']}")
+    click.echo(
+        f"taken:       {info['started_at']} .. {info['finished_at']}"
+        f" (osidump {info['tool_version']})"
+    )
+    click.echo(f"server:      {info['server']['flavor']} {info['server']['version']}")
+    held = f", lock held {c['lock_held_ms']:.1f} ms" if c["lock_held_ms"] is not None else ""
+    click.echo(f"consistency: {c['mode']} with {c['workers']} worker(s){held} ({c['reason']})")
+    if pos["binlog_file"] or pos["gtid"]:
+        where = f"{pos['binlog_file'] or '-'}:{pos['binlog_position'] or '-'}"
+        click.echo(f"position:    {where} gtid {pos['gtid'] or '-'}")
+    else:
+        click.echo("position:    none (binary log off on the source)")
+    for db in info["databases"]:
+        click.echo(
+            f"database {db['name']}: {len(db['tables'])} tables, {db['rows']:,} rows, "
+            f"{human_bytes(db['stored_bytes'])} stored"
+        )
+        for t in db["tables"]:
+            click.echo(
+                f"  {t['name']:<40} {t['rows']:>14,} rows  {human_bytes(t['stored_bytes']):>10}  "
+                f"{t['chunks']} chunk(s)"
+            )
+        for kind in ("views", "triggers", "routines", "events"):
+            if db[kind]:
+                click.echo(f"  {kind}: {', '.join(db[kind])}")
+        if "laravel" in db:
+            lv = db["laravel"]
+            click.echo(
+                f"  laravel migrations: {lv['migrations']} applied, last batch "
+                f"{lv['last_batch']}: {lv['last_migration']}"
+            )
+            click.echo("  compare with `php artisan migrate:status` before restoring")
