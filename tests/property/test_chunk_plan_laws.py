@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from osidump.engine.chunk_plan import range_predicate, split_int_range
@@ -27,7 +29,7 @@ def test_int_ranges_cover_every_key_once(lo: int, span: int, parts: int, probes:
     for value in [lo - 1, lo, hi, hi + 1, *(lo + p for p in probes)]:
         assert sum(_contains(r, value) for r in ranges) == 1, (value, ranges)
     # Ranges are ordered and adjacent: each upper bound is the next lower bound.
-    for (_, a_hi), (b_lo, _) in zip(ranges, ranges[1:]):
+    for (_, a_hi), (b_lo, _) in itertools.pairwise(ranges):
         assert a_hi == b_lo and a_hi is not None
 
 
@@ -67,8 +69,6 @@ def test_keyset_ranges_partition_composite_keys(
         )
         for i in range(len(edges) - 1)
     ]
-    import itertools
-
     for row in itertools.product(range(-1, 6), repeat=width):
         hits = [i for i, p in enumerate(preds) if _eval(p, cols, row)]
         assert len(hits) == 1, (row, hits, preds)
