@@ -174,14 +174,20 @@ class Restore:
 
     def _prepare(self, conn: Any) -> dict[str, set[str]]:
         """Create databases and tables as the options say; return the progress
-        items already done per target database (empty unless resuming)."""
+        items already done per target database (empty unless resuming).
+
+        Every target is checked before anything is created, so a refused
+        restore leaves all targets exactly as they were."""
         p = self.plan
-        done: dict[str, set[str]] = {}
+        states = []
         for db in p.databases:
-            execute(conn, db.create_sql, context=f"creating database {db.target}")
-            q = quote_ident(db.target)
-            existing = self._existing_tables(conn, db.target)
+            existing = (
+                self._existing_tables(conn, db.target)
+                if self._db_exists(conn, db.target)
+                else set()
+            )
             items: set[str] = set()
+            q = quote_ident(db.target)
             if PROGRESS_TABLE in existing:
                 rows = query_all(
                     conn,
@@ -189,19 +195,34 @@ class Restore:
                     context="reading restore progress",
                 )
                 ids = {str(r[0]) for r in rows}
-                if not self.config.resume:
+                if not self.config.resume and self.config.on_existing != "drop":
                     raise TargetExists(
                         f"{db.target} holds an unfinished restore ({PROGRESS_TABLE})",
-                        hint="re-run with --resume to continue it, or drop that table first",
+                        hint="re-run with --resume to continue it, or --on-existing drop"
+                        " to start over",
                     )
-                if ids and ids != {p.dump_id}:
+                if self.config.resume and ids and ids != {p.dump_id}:
                     raise TargetExists(
                         f"{db.target} holds an unfinished restore of a different dump",
-                        hint="resume it with its own dump, or drop "
-                        f"{db.target}.{PROGRESS_TABLE} to start over",
+                        hint="resume it with its own dump, or --on-existing drop to start over",
                     )
-                items = {str(r[1]) for r in rows}
+                if self.config.resume:
+                    items = {str(r[1]) for r in rows}
             resuming = self.config.resume and PROGRESS_TABLE in existing
+            tables = [t for t in p.tables if t.target_db == db.target]
+            clash = [t.entry.name for t in tables if t.entry.name in existing]
+            if clash and not resuming and self.config.on_existing == "fail":
+                raise TargetExists(
+                    f"{len(clash)} table(s) already exist in {db.target}: "
+                    f"{', '.join(sorted(clash)[:5])}",
+                )
+            states.append((db, existing, items, resuming, tables))
+        done: dict[str, set[str]] = {}
+        for db, existing, items, resuming, tables in states:
+            execute(conn, db.create_sql, context=f"creating database {db.target}")
+            q = quote_ident(db.target)
+            if PROGRESS_TABLE in existing and not resuming:
+                execute(conn, f"DROP TABLE {q}.{PROGRESS_TABLE}", context="starting over")
             execute(
                 conn,
                 f"CREATE TABLE IF NOT EXISTS {q}.{PROGRESS_TABLE} ("
@@ -210,10 +231,19 @@ class Restore:
                 " PRIMARY KEY (dump_id, item)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
                 context="creating the restore progress table",
             )
-            tables = [t for t in p.tables if t.target_db == db.target]
             self._create_tables(conn, db.target, tables, existing, items, resuming)
             done[db.target] = items
         return done
+
+    def _db_exists(self, conn: Any, db: str) -> bool:
+        return bool(
+            query_all(
+                conn,
+                "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+                (db,),
+                context=f"looking for database {db}",
+            )
+        )
 
     def _create_tables(
         self,
@@ -225,11 +255,6 @@ class Restore:
         resuming: bool,
     ) -> None:
         q = quote_ident(db)
-        clash = [t.entry.name for t in tables if t.entry.name in existing]
-        if clash and not resuming and self.config.on_existing == "fail":
-            raise TargetExists(
-                f"{len(clash)} table(s) already exist in {db}: {', '.join(sorted(clash)[:5])}",
-            )
         conn.select_db(db)
         for t in tables:
             name = t.entry.name
