@@ -75,7 +75,7 @@ def connect(
 
 def server_flavor(conn: pymysql.connections.Connection[Any]) -> tuple[str, str]:
     """(``"mariadb"`` or ``"mysql"``, version string)."""
-    version = conn.get_server_info()
+    version = str(conn.get_server_info())  # type: ignore[no-untyped-call]
     flavor = "mariadb" if "mariadb" in version.lower() else "mysql"
     return flavor, version
 

@@ -8,6 +8,8 @@ to an exit code; see ``EXIT_CODES`` in ``osidump.cli.errors``.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class OsidumpError(Exception):
     """Root of all osidump errors."""
@@ -133,7 +135,7 @@ def from_server_error(exc: BaseException, *, context: str) -> OsidumpError:
     message says what failed and not only the server's words.
     """
 
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
     code = args[0] if args and isinstance(args[0], int) else 0
     text = str(args[1]) if len(args) > 1 else str(exc)
     message = f"{context}: {text}" if text else context

@@ -72,7 +72,7 @@ def verify_dump(storage: Storage, *, threads: int = 2) -> VerifyReport:
         if hashlib.sha256(data).hexdigest() != entry.sha256 or len(data) != entry.bytes:
             problems.append(f"schema file {entry.path} does not match the manifest's sha256")
     reports: list[TableReport] = []
-    jobs = []
+    jobs: list[tuple[TableReport, ChunkEntry]] = []
     for db in manifest.databases:
         for t in db.tables:
             report = TableReport(db.name, t.name, len(t.chunks), t.rows, t.stored_bytes)
