@@ -1,0 +1,110 @@
+"""Restore refuses damaged or hostile dumps and commits nothing from a bad chunk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytest
+
+from osidump.engine.config import ConnectionConfig
+from osidump.engine.errors import AuthenticationFailed, IntegrityError, ManifestError
+from osidump.engine.manifest import MANIFEST_NAME, load_manifest
+from osidump.engine.storage import LocalStorage
+from osidump.engine.verify import verify_dump
+from tests.integration.helpers import export, restore, sql
+
+
+def dumped(server: Any, make_database: Any, tmp_path: Path, rows: int = 5000) -> tuple[str, LocalStorage]:
+    db = make_database()
+    conn = server.connect()
+    sql(conn, f"USE `{db}`")
+    sql(conn, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(100))")
+    sql(conn, f"INSERT INTO t SELECT seq, MD5(seq) FROM seq_1_to_{rows}")
+    storage = LocalStorage(str(tmp_path / "dump"))
+    export(server.connection_config(), storage, db, threads=1)
+    return db, storage
+
+
+def chunk_path(storage: LocalStorage, db: str) -> Path:
+    entry = load_manifest(storage).database(db).table("t").chunks[0]
+    return Path(storage.root) / entry.path
+
+
+def count(server: Any, db: str) -> int:
+    return int(sql(server.connect(), f"SELECT COUNT(*) FROM `{db}`.t")[0][0])
+
+
+def test_one_flipped_byte_commits_nothing(server: Any, make_database: Any, tmp_path: Path) -> None:
+    src, storage = dumped(server, make_database, tmp_path)
+    path = chunk_path(storage, src)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+    dst = make_database()
+    with pytest.raises(IntegrityError, match=r"chunk 0 \(data/"):
+        restore(server.connection_config(), storage, database=dst)
+    assert count(server, dst) == 0  # the chunk's transaction was rolled back
+    report = verify_dump(storage)
+    assert not report.ok and "chunk 0" in report.all_problems()[0]
+
+
+def test_missing_chunk_is_named(server: Any, make_database: Any, tmp_path: Path) -> None:
+    src, storage = dumped(server, make_database, tmp_path)
+    chunk_path(storage, src).unlink()
+    with pytest.raises(IntegrityError, match="missing"):
+        restore(server.connection_config(), storage, database=make_database())
+
+
+def test_truncated_manifest_is_refused(server: Any, make_database: Any, tmp_path: Path) -> None:
+    _, storage = dumped(server, make_database, tmp_path, rows=10)
+    path = Path(storage.root) / MANIFEST_NAME
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ManifestError, match="truncated"):
+        restore(server.connection_config(), storage, database=make_database())
+
+
+def test_newer_manifest_version_is_refused(server: Any, make_database: Any, tmp_path: Path) -> None:
+    _, storage = dumped(server, make_database, tmp_path, rows=10)
+    path = Path(storage.root) / MANIFEST_NAME
+    doc = json.loads(path.read_bytes())
+    doc["format_version"] = 99
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ManifestError, match="newer"):
+        restore(server.connection_config(), storage, database=make_database())
+
+
+class RecordingStorage(LocalStorage):
+    """A local directory that records every name opened for reading."""
+
+    def __init__(self, root: str):
+        super().__init__(root)
+        self.opened: list[str] = []
+
+    def open_read(self, name: str) -> BinaryIO:
+        self.opened.append(name)
+        return super().open_read(name)
+
+
+@pytest.mark.parametrize("hostile", ["../outside.sql.zst", "/etc/passwd"])
+def test_manifest_path_leaving_the_dump_opens_nothing(
+    server: Any, make_database: Any, tmp_path: Path, hostile: str
+) -> None:
+    src, storage = dumped(server, make_database, tmp_path, rows=10)
+    (tmp_path / "outside.sql.zst").write_bytes(chunk_path(storage, src).read_bytes())
+    path = Path(storage.root) / MANIFEST_NAME
+    doc = json.loads(path.read_bytes())
+    doc["databases"][0]["tables"][0]["chunks"][0]["path"] = hostile
+    path.write_text(json.dumps(doc))
+    recording = RecordingStorage(storage.root)
+    with pytest.raises(ManifestError, match="unsafe path"):
+        restore(server.connection_config(), recording, database=make_database())
+    assert recording.opened == ["manifest.json"]  # refused before any other file
+
+
+def test_wrong_credentials(server: Any, make_database: Any, tmp_path: Path) -> None:
+    _, storage = dumped(server, make_database, tmp_path, rows=10)
+    bad = ConnectionConfig(host=server.host, port=server.port, user="osi_nobody", password="nope")
+    with pytest.raises(AuthenticationFailed):
+        restore(bad, storage, database=make_database())
