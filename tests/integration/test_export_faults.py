@@ -11,7 +11,6 @@ from typing import Any
 
 import pymysql
 import pytest
-
 from osidump.engine.config import ConnectionConfig, ExportConfig
 from osidump.engine.connection import connect
 from osidump.engine.errors import (
@@ -26,6 +25,7 @@ from osidump.engine.errors import (
 from osidump.engine.export import Export
 from osidump.engine.manifest import MANIFEST_NAME, load_manifest
 from osidump.engine.storage import LocalStorage, WriteStream
+
 from tests.integration.helpers import export, sql
 
 

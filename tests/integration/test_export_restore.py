@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from osidump.engine.errors import ObjectNotFound, TargetExists
 from osidump.engine.manifest import load_manifest
 from osidump.engine.storage import LocalStorage
 from osidump.engine.verify import verify_dump
+
 from tests.integration.helpers import checksums, export, restore, sql
 
 SCHEMA = [

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
-
 from osidump.engine.config import ConnectionConfig
 from osidump.engine.errors import AuthenticationFailed, IntegrityError, ManifestError
 from osidump.engine.manifest import MANIFEST_NAME, load_manifest
 from osidump.engine.storage import LocalStorage
 from osidump.engine.verify import verify_dump
+
 from tests.integration.helpers import export, restore, sql
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from osidump.engine.apply import PROGRESS_TABLE
 from osidump.engine.errors import TargetExists
 from osidump.engine.storage import LocalStorage
+
 from tests.integration.helpers import checksums, export, restore, sql
 
 HERE = Path(__file__).parent
