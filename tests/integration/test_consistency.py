@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from osidump.engine.config import ConnectionConfig
 from osidump.engine.errors import ConsistencyError
 from osidump.engine.storage import LocalStorage
+
 from tests.integration.helpers import export, restore, sql
 
 ACCOUNTS = 2000
