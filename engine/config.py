@@ -54,15 +54,16 @@ class ConnectionConfig:
 class ExportConfig:
     """What to export and how.
 
-    Memory bound (per process)::
+    Memory bound (per process), whatever the table or row size::
 
-        threads * (queue_depth + 2) * statement_bytes   (rows awaiting compression)
-      + threads * zstd window (8 MiB at level <= 19)
-      + threads * part_size                               (S3 only)
+        threads * (statement_bytes + largest row          # statement being built
+                   + 256 KiB                               # socket read block
+                   + zstd context)                         # ~1 MiB at level 1, ~9 MiB at 19
+      + threads * part_size                                # S3 only: one part per writer
 
-    With the defaults (2 threads, depth 4, 1 MiB statements) that is under 40 MiB
-    beyond the interpreter, whatever the table or row size, up to the server's
-    max_allowed_packet for a single row.
+    There are no queues between stages: each worker reads, compresses and
+    writes in turn, so nothing accumulates when storage is slower than the
+    server. A single row is at most the server's max_allowed_packet.
     """
 
     databases: tuple[str, ...] = ()
@@ -72,10 +73,9 @@ class ExportConfig:
     threads: int = 2
     consistency: str = "auto"
     chunk_bytes: int = 64 * 1024 * 1024
-    statement_bytes: int = 1024 * 1024
+    statement_bytes: int = 256 * 1024  # measured: restores fastest near 256 KiB
     compress_level: int = 3
     strip_definers: bool = False
-    queue_depth: int = 4
     snapshot_retries: int = 5
 
     def __post_init__(self) -> None:
@@ -102,8 +102,8 @@ class ExportConfig:
             raise ConfigError(
                 f"--compress-level {self.compress_level} is out of range", hint="use 1-19"
             )
-        if self.queue_depth < 1 or self.snapshot_retries < 1:
-            raise ConfigError("queue depth and snapshot retries must be positive")
+        if self.snapshot_retries < 1:
+            raise ConfigError("snapshot retries must be positive")
 
 
 @dataclass(frozen=True, kw_only=True)
