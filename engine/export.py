@@ -237,7 +237,7 @@ class Export:
 
     def _dump_plan(self, conn: Any, plan: ChunkPlan) -> None:
         table = plan.table
-        sql = select_sql(table, plan.where(), order=table.key_kind == "none")
+        sql = select_sql(table, plan.where())
         prefix = insert_prefix(table)
         context = f"reading {table.label}"
         limit = self.config.chunk_bytes

@@ -72,10 +72,11 @@ def insert_prefix(table: Table) -> bytes:
     return f"INSERT INTO {quote_ident(table.name)} ({cols}) VALUES ".encode()
 
 
-def select_sql(table: Table, where: str | None, *, order: bool) -> str:
+def select_sql(table: Table, where: str | None) -> str:
+    """The query for one key range. No ORDER BY: rows within a range may come
+    in any order (restore does not depend on it), and InnoDB scans a primary
+    key range in key order anyway."""
     sql = f"SELECT {row_expr(table)} FROM {table.qualified}"
     if where:
         sql += f" WHERE {where}"
-    if order and table.key:
-        sql += " ORDER BY " + ",".join(quote_ident(k) for k in table.key)
     return sql
