@@ -76,7 +76,7 @@ class ExportConfig:
     statement_bytes: int = 256 * 1024  # measured: restores fastest near 256 KiB
     compress_level: int = 3
     strip_definers: bool = False
-    snapshot_retries: int = 5
+    snapshot_retries: int = 20
 
     def __post_init__(self) -> None:
         if not self.databases and not self.all_databases:

@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .config import ConnectionConfig
 from .connection import connect, execute, query_all, quote_ident, server_flavor
@@ -42,6 +44,7 @@ from .errors import ConfigError, ConsistencyError, OsidumpError, PrivilegeError
 from .manifest import SnapshotInfo
 
 log = logging.getLogger("osidump.snapshot")
+T = TypeVar("T")
 
 _WORKER_SESSION = (
     "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
@@ -127,6 +130,32 @@ def _mysql_position(conn: Any) -> tuple[str, int, str]:
     return "", 0, ""
 
 
+def _open_together(workers: list[Any], then: Callable[[Any], T]) -> list[T]:
+    """Open every worker's snapshot at (nearly) the same instant: one thread per
+    connection, released together by a barrier, so a busy server has as little
+    time as possible to commit between the first and the last snapshot."""
+    barrier = threading.Barrier(len(workers))
+    results: list[Any] = [None] * len(workers)
+    errors: list[BaseException] = []
+
+    def run(i: int, conn: Any) -> None:
+        try:
+            barrier.wait()
+            _begin(conn)
+            results[i] = then(conn)
+        except BaseException as exc:  # handed back to the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
 def _binlog_enabled(conn: Any) -> bool:
     rows = query_all(conn, "SELECT @@log_bin", context="checking the binlog")
     return bool(rows and int(rows[0][0] or 0))
@@ -135,7 +164,7 @@ def _binlog_enabled(conn: Any) -> bool:
 class SnapshotCoordinator:
     """Opens ``workers`` connections that share one snapshot, by ``mode``."""
 
-    def __init__(self, config: ConnectionConfig, *, mode: str, workers: int, retries: int = 5):
+    def __init__(self, config: ConnectionConfig, *, mode: str, workers: int, retries: int = 20):
         if mode not in ("auto", "lock", "snapshot-check", "single"):
             raise ConfigError(f"unknown consistency mode {mode!r}")
         self.config = config
@@ -221,9 +250,11 @@ class SnapshotCoordinator:
             else:
                 lock_stmts = ["FLUSH TABLES WITH READ LOCK"]
                 unlock = "UNLOCK TABLES"
+            locked = False
             try:
                 for stmt in lock_stmts:
                     execute(coordinator, stmt, context=f"taking the backup lock ({stmt})")
+                    locked = True
                 for conn in workers:
                     _begin(conn)
                 if flavor == "mariadb":
@@ -235,10 +266,11 @@ class SnapshotCoordinator:
                 else:
                     file, pos, gtid = _mysql_position(coordinator)
             finally:
-                try:
-                    execute(coordinator, unlock, context="releasing the backup lock")
-                except OsidumpError:
-                    _quiet_close(coordinator)  # closing the session releases it too
+                if locked:
+                    try:
+                        execute(coordinator, unlock, context="releasing the backup lock")
+                    except OsidumpError:
+                        _quiet_close(coordinator)  # closing the session releases it too
             held_ms = (time.monotonic() - started) * 1000.0
             log.info(
                 "backup lock held for %.1f ms while %d workers opened snapshots",
@@ -272,10 +304,7 @@ class SnapshotCoordinator:
         try:
             for attempt in range(1, self.retries + 1):
                 if flavor == "mariadb":
-                    positions = []
-                    for conn in workers:
-                        _begin(conn)
-                        positions.append(_mariadb_position(conn))
+                    positions = _open_together(workers, _mariadb_position)
                     consistent = len(set(positions)) == 1 and positions[0][0] != ""
                     file, pos = positions[0]
                     gtid_rows = query_all(
@@ -284,8 +313,7 @@ class SnapshotCoordinator:
                     gtid = str(gtid_rows[0][0] or "")
                 else:
                     before = _mysql_position(coordinator)
-                    for conn in workers:
-                        _begin(conn)
+                    _open_together(workers, lambda conn: None)
                     after = _mysql_position(coordinator)
                     consistent = before == after and (before[0] != "" or before[2] != "")
                     file, pos, gtid = after

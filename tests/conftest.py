@@ -1,0 +1,139 @@
+"""Fixtures: real servers and a real S3 protocol endpoint. Nothing here skips:
+a test that needs a server gets one, or the run fails saying how to provide it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from osidump.engine.config import ConnectionConfig
+
+from tests.support.s3 import CREDENTIALS, MotoS3
+from tests.support.servers import (
+    MySQLContainer,
+    NoServerAvailable,
+    ServerHandle,
+    ThrowawayServer,
+    docker_answers,
+    find_server_binary,
+    server_from_dsn,
+)
+
+HOW_TO = (
+    "osidump's tests need a MySQL or MariaDB server: install mariadb-server (mariadbd is started "
+    "privately on a free port), or set OSIDUMP_TEST_DSN=mysql://root:@127.0.0.1:3306, or run "
+    "Docker for a MySQL 8.4 container"
+)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[ServerHandle]:
+    """The main test server: OSIDUMP_TEST_DSN, else a throwaway mariadbd/mysqld,
+    else a MySQL 8.4 container, else the run fails."""
+    dsn = os.environ.get("OSIDUMP_TEST_DSN")
+    if dsn:
+        yield server_from_dsn(dsn)
+        return
+    if find_server_binary():
+        srv = ThrowawayServer(binlog=False)
+        try:
+            srv.start()
+        except NoServerAvailable as exc:
+            srv.cleanup()
+            pytest.fail(f"{exc}. {HOW_TO}")
+        yield srv
+        srv.cleanup()
+        return
+    if docker_answers():
+        container = MySQLContainer()
+        yield container
+        container.cleanup()
+        return
+    pytest.fail(HOW_TO)
+
+
+@pytest.fixture
+def second_server() -> Iterator[ThrowawayServer]:
+    """A private server with the binary log on, that the test may kill."""
+    if find_server_binary() is None:
+        pytest.fail(f"this test starts and kills its own server. {HOW_TO}")
+    srv = ThrowawayServer(binlog=True)
+    try:
+        srv.start()
+    except NoServerAvailable as exc:
+        srv.cleanup()
+        pytest.fail(str(exc))
+    yield srv
+    srv.cleanup()
+
+
+@pytest.fixture
+def conn_config(server: ServerHandle) -> ConnectionConfig:
+    return server.connection_config()
+
+
+@pytest.fixture
+def make_database(server: ServerHandle) -> Iterator[Callable[..., str]]:
+    """``make_database(srv=None) -> name``: a new, uniquely named database on
+    ``srv`` (default: the main server), dropped after the test."""
+    made: list[tuple[ServerHandle, str]] = []
+
+    def make(srv: ServerHandle | None = None) -> str:
+        target = srv or server
+        name = "osi_t_" + uuid.uuid4().hex[:12]
+        conn = target.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE `{name}`")
+        finally:
+            conn.close()
+        made.append((target, name))
+        return name
+
+    yield make
+    for target, name in made:
+        try:
+            conn = target.connect()
+        except Exception:  # a killed second_server has nothing left to drop
+            continue
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3]:
+    s3 = MotoS3()
+    yield s3
+    s3.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint_url(moto_s3: MotoS3) -> str:
+    return moto_s3.endpoint_url
+
+
+@pytest.fixture
+def s3_bucket(moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new bucket on moto; boto3's credential chain sees dummy keys."""
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    name = "osi-" + uuid.uuid4().hex[:12]
+    moto_s3.client().create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def cli_runner() -> CliRunner:
+    return CliRunner()
+
+
+def pytest_report_header(config: Any) -> str:
+    dsn = os.environ.get("OSIDUMP_TEST_DSN")
+    return f"osidump test server: {dsn or 'throwaway ' + str(find_server_binary())}"

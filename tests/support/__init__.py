@@ -1,0 +1,1 @@
+"""Test bed: real servers and a real S3 endpoint for tests and benchmarks."""

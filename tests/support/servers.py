@@ -1,0 +1,222 @@
+"""Real database servers for tests and benchmarks.
+
+``ThrowawayServer`` runs a private ``mariadbd`` (or ``mysqld``) in a temporary
+data directory on a free 127.0.0.1 port, root with no password, binary log on
+(so binlog coordinates exist), and removes everything on ``cleanup()``. Tests
+may kill it. ``server_from_dsn`` wraps an existing server given as
+``mysql://user:password@host:port``. ``MySQLContainer`` starts MySQL 8.4
+through testcontainers where Docker answers and no server binary exists.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pymysql
+from osidump.engine.config import ConnectionConfig
+
+SEARCH_DIRS = ("/usr/sbin", "/usr/local/sbin", "/usr/libexec", "/usr/local/mysql/bin")
+
+
+class NoServerAvailable(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_server_binary() -> str | None:
+    for name in ("mariadbd", "mysqld"):
+        found = shutil.which(name)
+        if found:
+            return found
+        for d in SEARCH_DIRS:
+            path = os.path.join(d, name)
+            if os.access(path, os.X_OK):
+                return path
+    return None
+
+
+@dataclass
+class ServerHandle:
+    """What tests need to know about a server, whatever started it."""
+
+    host: str
+    port: int
+    user: str = "root"
+    password: str = ""
+    socket: str | None = None
+
+    def connection_config(self, database: str | None = None) -> ConnectionConfig:
+        return ConnectionConfig(
+            host=self.host, port=self.port, user=self.user, password=self.password,
+            database=database, ssl_mode="DISABLED",
+        )
+
+    def connect(self, database: str | None = None) -> Any:
+        return pymysql.connect(
+            host=self.host, port=self.port, user=self.user, password=self.password,
+            database=database, autocommit=True, charset="utf8mb4",
+        )
+
+
+class ThrowawayServer(ServerHandle):
+    """A private server process; ``start()`` blocks until it answers."""
+
+    def __init__(
+        self,
+        *,
+        binary: str | None = None,
+        binlog: bool = True,
+        buffer_pool: str = "256M",
+        extra_args: tuple[str, ...] = (),
+    ):
+        found = binary or find_server_binary()
+        if found is None:
+            raise NoServerAvailable("no mariadbd or mysqld binary found")
+        self.binary = found
+        self.binlog = binlog
+        self.buffer_pool = buffer_pool
+        self.extra_args = extra_args
+        self.basedir = tempfile.mkdtemp(prefix="osidump-server-")
+        self.datadir = os.path.join(self.basedir, "data")
+        super().__init__(host="127.0.0.1", port=free_port(),
+                         socket=os.path.join(self.basedir, "mysqld.sock"))
+        self.process: subprocess.Popen[bytes] | None = None
+        self._initialized = False
+        self.log_path = os.path.join(self.basedir, "server.log")
+
+    @property
+    def is_mariadb(self) -> bool:
+        return "mariadb" in os.path.basename(self.binary)
+
+    def _initialize(self) -> None:
+        os.makedirs(self.datadir, exist_ok=True)
+        if self.is_mariadb:
+            installer = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+            if installer is None:
+                raise NoServerAvailable("mariadb-install-db not found next to mariadbd")
+            cmd = [installer, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
+                   "--auth-root-authentication-method=normal", "--skip-test-db"]
+        else:
+            cmd = [self.binary, "--no-defaults", "--initialize-insecure",
+                   f"--datadir={self.datadir}", "--user=root"]
+        with open(self.log_path, "ab") as log:
+            subprocess.run(cmd, check=True, stdout=log, stderr=log, timeout=120)
+        self._initialized = True
+
+    def start(self, timeout: float = 60.0) -> ThrowawayServer:
+        if not self._initialized:
+            self._initialize()
+        args = [
+            self.binary, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
+            f"--port={self.port}", "--bind-address=127.0.0.1", f"--socket={self.socket}",
+            f"--pid-file={os.path.join(self.basedir, 'mysqld.pid')}",
+            f"--innodb-buffer-pool-size={self.buffer_pool}",
+            "--innodb-flush-log-at-trx-commit=2", "--max-connections=200",
+            "--skip-name-resolve", "--character-set-server=utf8mb4",
+        ]
+        if self.binlog:
+            args += ["--server-id=1", f"--log-bin={os.path.join(self.basedir, 'binlog')}"]
+        if not self.is_mariadb:
+            args += ["--mysqlx=OFF"]
+        args += list(self.extra_args)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        self.process = subprocess.Popen(args, stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise NoServerAvailable(f"{self.binary} exited; see {self.log_path}")
+            try:
+                self.connect().close()
+                return self
+            except pymysql.err.MySQLError as exc:
+                last = exc
+                # Polling a starting server: each attempt is a real connect.
+                time.sleep(0.05)
+        raise NoServerAvailable(f"{self.binary} did not answer within {timeout}s: {last}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes mid-whatever, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def cleanup(self) -> None:
+        self.kill()
+        shutil.rmtree(self.basedir, ignore_errors=True)
+
+    def __enter__(self) -> ThrowawayServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+def server_from_dsn(dsn: str) -> ServerHandle:
+    """``mysql://user:password@host:port`` -> a handle on an existing server."""
+    url = urlparse(dsn)
+    if url.scheme not in ("mysql", "mariadb") or not url.hostname:
+        raise ValueError(f"OSIDUMP_TEST_DSN must look like mysql://root:@127.0.0.1:3306, not {dsn!r}")
+    return ServerHandle(
+        host=url.hostname, port=url.port or 3306,
+        user=unquote(url.username or "root"), password=unquote(url.password or ""),
+    )
+
+
+class MySQLContainer(ServerHandle):
+    """MySQL 8.4 in Docker via testcontainers (used only where no server binary
+    exists and Docker answers)."""
+
+    def __init__(self) -> None:
+        from testcontainers.mysql import MySqlContainer
+
+        self._container = MySqlContainer("mysql:8.4", username="root", password="root")
+        self._container.with_command("--log-bin=binlog --server-id=1")
+        self._container.start()
+        super().__init__(
+            host=self._container.get_container_host_ip(),
+            port=int(self._container.get_exposed_port(3306)),
+            user="root", password="root",
+        )
+
+    def cleanup(self) -> None:
+        self._container.stop()
+
+
+def docker_answers() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    try:
+        return subprocess.run([docker, "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
