@@ -34,9 +34,11 @@ from .chunk_reader import ChunkReader
 from .config import ConnectionConfig, RestoreConfig
 from .connection import connect, execute, query_all, quote_ident
 from .errors import (
+    ConnectionLost,
     IntegrityError,
     Interrupted,
     OsidumpError,
+    ServerError,
     TargetExists,
     from_server_error,
 )
@@ -46,6 +48,7 @@ from .storage import Storage
 log = logging.getLogger("osidump.restore")
 
 PROGRESS_TABLE = "osidump_restore_progress"
+CHUNK_ATTEMPTS = 5  # per chunk, for deadlocks and lock wait timeouts
 DATA_SESSION = (
     "SET SESSION foreign_key_checks = 0, unique_checks = 0, time_zone = '+00:00',"
     " sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'"
@@ -333,6 +336,25 @@ class Restore:
             raise self._errors[0]
 
     def _apply_chunk(self, conn: Any, job: ChunkJob) -> None:
+        """Load one chunk in one transaction, retrying the whole chunk after a
+        deadlock or lock wait timeout (the server rolled it back entirely, so a
+        replay from the first statement is exact)."""
+        for attempt in range(1, CHUNK_ATTEMPTS + 1):
+            try:
+                self._apply_chunk_once(conn, job)
+                return
+            except ServerError as exc:
+                if (
+                    not exc.retryable
+                    or isinstance(exc, ConnectionLost)
+                    or attempt == CHUNK_ATTEMPTS
+                ):
+                    raise
+                log.info(
+                    "%s: %s; retrying the chunk (attempt %d)", job.label, exc.message, attempt + 1
+                )
+
+    def _apply_chunk_once(self, conn: Any, job: ChunkJob) -> None:
         db = job.table.target_db
         if conn.db != db.encode() and conn.db != db:
             conn.select_db(db)

@@ -76,6 +76,8 @@ def connect(
 def server_flavor(conn: pymysql.connections.Connection[Any]) -> tuple[str, str]:
     """(``"mariadb"`` or ``"mysql"``, version string)."""
     version = str(conn.get_server_info())  # type: ignore[no-untyped-call]
+    # MariaDB prefixes its version with "5.5.5-" for old clients' sake.
+    version = version.removeprefix("5.5.5-")
     flavor = "mariadb" if "mariadb" in version.lower() else "mysql"
     return flavor, version
 

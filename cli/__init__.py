@@ -1,0 +1,1 @@
+"""osidump's command line: flags, environment and option files in; exit codes out."""

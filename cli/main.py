@@ -1,0 +1,84 @@
+"""The ``osidump`` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+import click
+from osidump.engine import __version__
+from osidump.engine.connection import connect, server_flavor
+
+from .errors import handle_errors
+from .export_cmd import export_command
+from .options import ConnectionResolver, connection_options
+from .restore_cmd import inspect_command, restore_command, verify_command
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )
+
+
+@click.group(context_settings={"help_option_names": ["--help"]})
+@click.version_option(__version__, "--version", prog_name="osidump", message="%(prog)s %(version)s")
+@click.option("-v", "--verbose", is_flag=True, help="Log details and show tracebacks.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line on stderr (for cron and log shippers).",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, log_format: str) -> None:
+    """Consistent, chunked, verified dumps and restores for MySQL and MariaDB."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    ctx.obj["log_format"] = log_format
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("osidump: %(message)s"))
+    root = logging.getLogger("osidump")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose or log_format == "json" else logging.WARNING)
+
+
+@cli.command("ping")
+@click.argument("database", required=False)
+@connection_options
+@handle_errors
+def ping_command(database: str | None, connection: ConnectionResolver) -> None:
+    """Check the connection settings: connect and print the server's version."""
+    config = connection.config(database)
+    conn = connect(config)
+    try:
+        flavor, version = server_flavor(conn)
+    finally:
+        conn.close()
+    click.echo(f"connected to {config.describe()}: {flavor} {version}")
+
+
+cli.add_command(export_command)
+cli.add_command(restore_command)
+cli.add_command(verify_command)
+cli.add_command(inspect_command)
+
+
+def main() -> None:
+    cli(prog_name="osidump")
+
+
+if __name__ == "__main__":
+    main()
