@@ -54,7 +54,9 @@ CONNECTION_PARAMS = (
     "ssl_ca",
     "ssl_mode",
 )
-PROMPT = object()  # -p given without a value
+# -p given without a value. A string, because click converts flag values to
+# the option type; no real password contains NUL bytes.
+PROMPT = "\x00prompt\x00"
 
 
 def parse_env_file(path: str) -> dict[str, str]:
@@ -129,21 +131,31 @@ class ConnectionResolver:
         self.flags = flags
         self.environ = os.environ if environ is None else environ
         self._config: ConnectionConfig | None = None
-        env_file = flags.get("env_file")
-        self._env_file = parse_env_file(env_file) if env_file else {}
-        defaults = flags.get("defaults_file")
-        self._option_file = parse_option_file(
-            defaults or os.path.expanduser("~/.my.cnf"), explicit=bool(defaults)
-        )
+        self._files: tuple[dict[str, str], dict[str, str]] | None = None
+
+    def _sources(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The env file and option file, read on first use (inside the command,
+        so a bad path is reported like any other error)."""
+        if self._files is None:
+            env_file = self.flags.get("env_file")
+            defaults = self.flags.get("defaults_file")
+            self._files = (
+                parse_env_file(env_file) if env_file else {},
+                parse_option_file(
+                    defaults or os.path.expanduser("~/.my.cnf"), explicit=bool(defaults)
+                ),
+            )
+        return self._files
 
     def setting(self, name: str) -> str | None:
         flag = self.flags.get(name)
-        if flag is not None and flag is not PROMPT:
+        if flag is not None and flag != PROMPT:
             return str(flag)
+        env_file, option_file = self._sources()
         for value in (
             _lookup(self.environ, name),
-            _lookup(self._env_file, name),
-            self._option_file.get(name),
+            _lookup(env_file, name),
+            option_file.get(name),
         ):
             if value:
                 return value
@@ -156,7 +168,7 @@ class ConnectionResolver:
     def config(self, database: str | None = None) -> ConnectionConfig:
         if self._config is not None:
             return self._config
-        if self.flags.get("password") is PROMPT:
+        if self.flags.get("password") == PROMPT:
             password = click.prompt(
                 "Password", hide_input=True, default="", show_default=False, err=True
             )
@@ -188,7 +200,7 @@ class ConnectionResolver:
 
 
 def _password_warning(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    if value is not None and value is not PROMPT:
+    if value is not None and value != PROMPT:
         click.echo(
             "osidump: warning: a password on the command line is visible in the process list; "
             "use -p alone to be prompted, OSIDUMP_PASSWORD, or ~/.my.cnf",
