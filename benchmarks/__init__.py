@@ -1,0 +1,1 @@
+"""osidump's benchmark harness: ``python -m benchmarks.run --help``."""
