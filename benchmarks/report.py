@@ -89,6 +89,7 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
+        r = {**r, "tool": r["tool"].replace("|", "\\|")}  # a pipe would split the table cell
         if "seconds" not in r:
             took = (
                 f" (wrong result after {_fmt_s(r['wrong_seconds'])})"
@@ -124,15 +125,28 @@ def chart(rows: list[dict[str, Any]], path: str) -> str | None:
         return "matplotlib not installed (pip install '.[bench]'); no chart"
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, phase in zip(axes, ("export", "restore"), strict=True):
-        data = [r for r in rows if r["phase"] == phase and "seconds" in r]
-        names = [r["tool"] for r in data]
-        med = [r["seconds"]["median"] for r in data]
+        data = []
+        for r in rows:
+            if r["phase"] != phase:
+                continue
+            if "seconds" in r:
+                data.append((r["tool"], r["seconds"], False))
+            elif "wrong_seconds" in r:
+                data.append((f"{r['tool']} (wrong result)", r["wrong_seconds"], True))
+        names = [d[0] for d in data]
+        med = [d[1]["median"] for d in data]
         err = [
-            [m - r["seconds"]["min"] for m, r in zip(med, data, strict=True)],
-            [r["seconds"]["max"] - m for m, r in zip(med, data, strict=True)],
+            [d[1]["median"] - d[1]["min"] for d in data],
+            [d[1]["max"] - d[1]["median"] for d in data],
         ]
-        colors = ["#2b7bba" if n.startswith("osidump") else "#999999" for n in names]
-        ax.barh(names, med, xerr=err, color=colors)
+        colors = [
+            "#c0392b" if wrong else "#2b7bba" if name.startswith("osidump") else "#999999"
+            for name, _, wrong in data
+        ]
+        bars = ax.barh(names, med, xerr=err, color=colors)
+        for bar, (_, _, wrong) in zip(bars, data, strict=True):
+            if wrong:
+                bar.set_hatch("//")
         ax.set_title(f"{phase} wall time (s), lower is better")
         ax.invert_yaxis()
     fig.tight_layout()
