@@ -44,6 +44,7 @@ from .errors import (
 )
 from .restore_plan import ChunkJob, ObjectPlan, RestorePlan, TablePlan
 from .storage import Storage
+from .workers import WorkerPool
 
 log = logging.getLogger("osidump.restore")
 
@@ -115,8 +116,6 @@ class Restore:
         self.plan = plan
         self.progress = progress or RestoreProgress()
         self._cancel = threading.Event()
-        self._errors: list[BaseException] = []
-        self._lock = threading.Lock()
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -289,51 +288,24 @@ class Restore:
     # --- data ------------------------------------------------------------------
 
     def _load(self, jobs: list[ChunkJob]) -> None:
-        if not jobs:
-            return
-        queue = list(reversed(jobs))
-        qlock = threading.Lock()
+        def start(_index: int) -> Any:
+            conn = connect(self.connection, autocommit=True)
+            _session(conn)
+            return conn
 
-        def next_job() -> ChunkJob | None:
-            with qlock:
-                return queue.pop() if queue and not self._cancel.is_set() else None
+        def stop(conn: Any) -> None:
+            with contextlib.suppress(Exception):
+                conn.close()
 
-        def worker() -> None:
-            conn = None
-            try:
-                conn = connect(self.connection, autocommit=True)
-                _session(conn)
-                while (job := next_job()) is not None:
-                    self._apply_chunk(conn, job)
-            except BaseException as exc:  # handed to the main thread
-                with self._lock:
-                    self._errors.append(exc)
-                self._cancel.set()
-            finally:
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        conn.close()
-
-        threads = [
-            threading.Thread(target=worker, name=f"osidump-restore-{i}", daemon=True)
-            for i in range(min(self.config.threads, len(jobs)))
-        ]
-        for t in threads:
-            t.start()
-        try:
-            for t in threads:
-                while t.is_alive():
-                    t.join(0.2)
-        except BaseException:
-            self._cancel.set()
-            for t in threads:
-                t.join(10)
-            raise
-        if self._errors:
-            for exc in self._errors:
-                if not isinstance(exc, Interrupted):
-                    raise exc
-            raise self._errors[0]
+        pool: WorkerPool[Any, ChunkJob] = WorkerPool(
+            name="osidump-restore",
+            count=self.config.threads,
+            start=start,
+            work=self._apply_chunk,
+            stop=stop,
+            cancel=self._cancel,
+        )
+        pool.run(jobs)
 
     def _apply_chunk(self, conn: Any, job: ChunkJob) -> None:
         """Load one chunk in one transaction, retrying the whole chunk after a

@@ -53,6 +53,7 @@ from .snapshot import Snapshot, SnapshotCoordinator
 from .storage import Storage
 from .version import __version__
 from .wire import stream_statements
+from .workers import WorkerPool
 
 log = logging.getLogger("osidump.export")
 
@@ -110,7 +111,6 @@ class Export:
         self.storage = storage
         self.progress = progress or ExportProgress()
         self._cancel = threading.Event()
-        self._errors: list[BaseException] = []
         self._written: list[_Written] = []
         self._files: list[str] = []
         self._lock = threading.Lock()
@@ -200,40 +200,15 @@ class Export:
         return FileEntry(path=name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
 
     def _run_workers(self, snapshot: Snapshot, plans: list[ChunkPlan]) -> None:
-        jobs = list(reversed(plans))  # pop() from the end = largest first
-        jobs_lock = threading.Lock()
-
-        def next_job() -> ChunkPlan | None:
-            with jobs_lock:
-                return jobs.pop() if jobs and not self._cancel.is_set() else None
-
-        def worker(conn: Any) -> None:
-            try:
-                while (plan := next_job()) is not None:
-                    self._dump_plan(conn, plan)
-            except BaseException as exc:  # handed to the main thread
-                with self._lock:
-                    self._errors.append(exc)
-                self._cancel.set()
-
-        threads = [
-            threading.Thread(target=worker, args=(c,), name=f"osidump-export-{i}", daemon=True)
-            for i, c in enumerate(snapshot.workers)
-        ]
-        for t in threads:
-            t.start()
-        try:
-            for t in threads:
-                while t.is_alive():
-                    t.join(0.2)
-        except BaseException:
-            self._cancel.set()
-            snapshot.close()  # unblocks reads stuck in the socket
-            for t in threads:
-                t.join(5)
-            raise
-        if self._errors:
-            raise _first_real_error(self._errors)
+        pool: WorkerPool[Any, ChunkPlan] = WorkerPool(
+            name="osidump-export",
+            count=len(snapshot.workers),
+            start=lambda i: snapshot.workers[i],
+            work=self._dump_plan,
+            cancel=self._cancel,
+        )
+        # On Ctrl-C, closing the connections unblocks reads stuck in a socket.
+        pool.run(plans, on_interrupt=snapshot.close)
 
     def _dump_plan(self, conn: Any, plan: ChunkPlan) -> None:
         table = plan.table
@@ -386,14 +361,6 @@ def _table_entry(table: Table, written: list[_Written]) -> TableEntry:
         key_kind=table.key_kind,
         chunks=chunks,
     )
-
-
-def _first_real_error(errors: list[BaseException]) -> BaseException:
-    """The error that caused the stop, not the ones that followed the cancel."""
-    for exc in errors:
-        if not isinstance(exc, Interrupted):
-            return exc
-    return errors[0]
 
 
 def run_export(

@@ -32,15 +32,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pymysql
+from pymysql.constants import COMMAND
+
 from .config import ConnectionConfig
 from .connection import connect, execute, query_all, quote_ident, server_flavor
-from .errors import ConfigError, ConsistencyError, OsidumpError, PrivilegeError
+from .errors import (
+    ConfigError,
+    ConsistencyError,
+    OsidumpError,
+    PrivilegeError,
+    from_server_error,
+)
 from .manifest import SnapshotInfo
 
 log = logging.getLogger("osidump.snapshot")
@@ -101,12 +109,11 @@ def _setup_worker(conn: Any, flavor: str) -> None:
     execute(conn, f"SET SESSION {timeout_var} = 0", context="setting up a worker session")
 
 
+_BEGIN = b"START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
+
+
 def _begin(conn: Any) -> None:
-    execute(
-        conn,
-        "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
-        context="opening the snapshot",
-    )
+    execute(conn, _BEGIN.decode(), context="opening the snapshot")
 
 
 def _mariadb_position(conn: Any) -> tuple[str, int]:
@@ -131,29 +138,18 @@ def _mysql_position(conn: Any) -> tuple[str, int, str]:
 
 
 def _open_together(workers: list[Any], then: Callable[[Any], T]) -> list[T]:
-    """Open every worker's snapshot at (nearly) the same instant: one thread per
-    connection, released together by a barrier, so a busy server has as little
-    time as possible to commit between the first and the last snapshot."""
-    barrier = threading.Barrier(len(workers))
-    results: list[Any] = [None] * len(workers)
-    errors: list[BaseException] = []
-
-    def run(i: int, conn: Any) -> None:
-        try:
-            barrier.wait()
-            _begin(conn)
-            results[i] = then(conn)
-        except BaseException as exc:  # handed back to the caller
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
+    """Open every worker's snapshot at (nearly) the same instant: the START
+    TRANSACTION packets go out on all sockets back to back from one thread, and
+    only then are the replies read, so a busy server has microseconds, not a
+    thread hand-off, to commit between the first and the last snapshot."""
+    try:
+        for conn in workers:
+            conn._execute_command(COMMAND.COM_QUERY, _BEGIN)
+        for conn in workers:
+            conn._read_query_result()
+    except pymysql.err.MySQLError as exc:
+        raise from_server_error(exc, context="opening the snapshots") from exc
+    return [then(conn) for conn in workers]
 
 
 def _binlog_enabled(conn: Any) -> bool:
@@ -255,8 +251,7 @@ class SnapshotCoordinator:
                 for stmt in lock_stmts:
                     execute(coordinator, stmt, context=f"taking the backup lock ({stmt})")
                     locked = True
-                for conn in workers:
-                    _begin(conn)
+                _open_together(workers, lambda conn: None)  # shortest lock hold
                 if flavor == "mariadb":
                     file, pos = _mariadb_position(workers[0])
                     gtid_rows = query_all(
