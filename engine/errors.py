@@ -66,6 +66,15 @@ class ConnectionLost(ServerError):
     retryable = True
 
 
+class RowTooLarge(ServerError):
+    """A row's SQL text would exceed the server's max_allowed_packet."""
+
+    default_hint = (
+        "raise max_allowed_packet on the source and the restore target "
+        "(e.g. SET GLOBAL max_allowed_packet = 1073741824)"
+    )
+
+
 class ObjectNotFound(OsidumpError):
     """A database, table or dump that was asked for does not exist."""
 

@@ -39,14 +39,18 @@ def value_expr(column: Column) -> str:
     """A SQL expression giving ``column``'s value as a SQL literal (never NULL)."""
     c = quote_ident(column.name)
     t = column.data_type
+    # NULL is tested on the column itself, never on the formatted value: HEX()
+    # returns NULL (with only a warning) when its result would exceed
+    # max_allowed_packet, and IFNULL would turn that into a silent NULL. This way
+    # the overflow makes the whole row NULL, which the reader refuses loudly.
     if column.is_binary:
-        return f"IFNULL(CONCAT('X''',HEX({c}),''''),'NULL')"
+        return f"IF({c} IS NULL,'NULL',CONCAT('X''',HEX({c}),''''))"
     if column.charset or t == "json":
         # MySQL's JSON type has no charset in information_schema; it is utf8mb4.
         charset = column.charset or "utf8mb4"
         if not charset.replace("_", "").isalnum():
             raise ValueError(f"unexpected charset name {charset!r}")
-        return f"IFNULL(CONCAT('_{charset} X''',HEX({c}),''''),'NULL')"
+        return f"IF({c} IS NULL,'NULL',CONCAT('_{charset} X''',HEX({c}),''''))"
     if t == "float":
         return f"IFNULL({c}+0e0,'NULL')"
     if t == "bit":
@@ -54,10 +58,10 @@ def value_expr(column: Column) -> str:
     if t in NUMERIC_TYPES:
         return f"IFNULL({c},'NULL')"
     if t in TEMPORAL_TYPES:
-        return f"QUOTE({c})"
+        return f"IF({c} IS NULL,'NULL',QUOTE({c}))"
     # Types with only a text form (MariaDB UUID, INET6): QUOTE escapes
     # \\ ' NUL and ^Z; newlines are escaped here too.
-    return f"REPLACE(QUOTE(CONVERT({c} USING utf8mb4)),'\\n','\\\\n')"
+    return f"IF({c} IS NULL,'NULL',REPLACE(QUOTE(CONVERT({c} USING utf8mb4)),'\\n','\\\\n'))"
 
 
 def row_expr(table: Table) -> str:

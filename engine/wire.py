@@ -28,14 +28,10 @@ from typing import Any
 import pymysql
 from pymysql.constants import COMMAND
 
-from .errors import ConnectionLost, OsidumpError, ServerError, from_server_error
+from .errors import ConnectionLost, RowTooLarge, ServerError, from_server_error
 
 BLOCK = 1 << 18
 _MAX_PAYLOAD = 0xFFFFFF
-
-
-class RowTooLarge(OsidumpError):
-    default_hint = "raise the server's max_allowed_packet (the row's SQL text must fit in it)"
 
 
 def _start_query(conn: Any, sql: bytes, context: str) -> None:
@@ -161,7 +157,10 @@ def stream_statements(
 def _parse_single(payload: bytes, context: str) -> bytes:
     first = payload[0]
     if first == 0xFB:
-        raise RowTooLarge(f"{context}: a row's SQL text exceeds the server's max_allowed_packet")
+        raise RowTooLarge(
+            f"{context}: a row is too large to format within the server's max_allowed_packet"
+            " (binary and text values are dumped as hex, twice their size)"
+        )
     if first == 0xFF:
         raise ServerError(f"{context}: {payload[9:].decode('utf-8', 'replace')}")
     if first < 0xFB:
