@@ -18,6 +18,8 @@ from typing import Generic, TypeVar
 
 from .errors import Interrupted
 
+STOP_TIMEOUT = 60.0  # seconds a worker gets to stop after a cancel
+
 S = TypeVar("S")  # per-worker state, e.g. a connection
 J = TypeVar("J")  # a job
 
@@ -70,9 +72,10 @@ class WorkerPool(Generic[S, J]):
             threading.Thread(target=loop, args=(i,), name=f"{self.name}-{i}", daemon=True)
             for i in range(min(self.count, len(jobs)))
         ]
-        for t in threads:
-            t.start()
         try:
+            # Starting is inside the try: Ctrl-C may arrive between two starts.
+            for t in threads:
+                t.start()
             for t in threads:
                 # A timed join keeps the calling thread responsive to Ctrl-C.
                 while t.is_alive():
@@ -81,8 +84,11 @@ class WorkerPool(Generic[S, J]):
             self.cancel.set()
             if on_interrupt is not None:
                 on_interrupt()
+            # Every started worker finishes its cleanup (aborting half-written
+            # files) before the caller cleans up or the process exits.
             for t in threads:
-                t.join(10)
+                if t.ident is not None:
+                    t.join(STOP_TIMEOUT)
             raise
         for exc in self._errors:
             if not isinstance(exc, Interrupted):
