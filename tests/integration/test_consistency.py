@@ -114,13 +114,15 @@ def test_auto_without_reload_uses_snapshot_check_and_says_why(
     sql(conn, f"DROP USER '{user}'@'%'")
 
 
-def test_snapshot_check_without_binlog_fails_closed(server: Any, make_database: Any, tmp_path: Path) -> None:
-    conn = server.connect()
-    if int(sql(conn, "SELECT @@log_bin")[0][0]):
-        pytest.fail("this test needs a server without a binary log (the default test server)")
-    db = make_database()
-    bank(conn, db)
-    out = tmp_path / "dump"
-    with pytest.raises(ConsistencyError, match="binary log"):
-        export(server.connection_config(), LocalStorage(str(out)), db, threads=2, consistency="snapshot-check")
+def test_snapshot_check_without_binlog_fails_closed(tmp_path: Path) -> None:
+    from tests.support.servers import ThrowawayServer
+
+    with ThrowawayServer(binlog=False) as srv:
+        conn = srv.connect()
+        assert int(sql(conn, "SELECT @@log_bin")[0][0]) == 0
+        sql(conn, "CREATE DATABASE bank")
+        bank(conn, "bank")
+        out = tmp_path / "dump"
+        with pytest.raises(ConsistencyError, match="binary log"):
+            export(srv.connection_config(), LocalStorage(str(out)), "bank", threads=2, consistency="snapshot-check")
     assert not (out / "manifest.json").exists()

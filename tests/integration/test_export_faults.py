@@ -178,3 +178,29 @@ def test_ddl_waits_for_the_export(server: Any, make_database: Any, tmp_path: Pat
     manifest = export(server.connection_config(), storage, db, threads=2, statement_bytes=4096)
     assert outcome == {"error": 1205}  # lock wait timeout: the ALTER was blocked
     assert [c.name for c in manifest.database(db).table("big").columns] == ["id", "pad"]
+
+
+def test_output_path_that_cannot_be_a_directory(server: Any, make_database: Any, tmp_path: Path) -> None:
+    db = make_database()
+    big_table(server.connect(), db, 10)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    with pytest.raises(StorageError, match="cannot write"):
+        export(server.connection_config(), LocalStorage(str(blocker / "dump")), db)
+    assert blocker.read_text() == "in the way"
+
+
+def test_export_to_a_missing_s3_bucket(server: Any, make_database: Any, s3_endpoint_url: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from osidump.engine.storage_s3 import S3Config, S3Storage
+
+    from tests.support.s3 import CREDENTIALS
+
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    db = make_database()
+    big_table(server.connect(), db, 10)
+    storage = S3Storage(S3Config(bucket="no-such-bucket-" + uuid.uuid4().hex[:6], endpoint_url=s3_endpoint_url))
+    with pytest.raises(StorageError, match="NoSuchBucket") as info:
+        export(server.connection_config(), storage, db)
+    assert "create the bucket" in info.value.hint

@@ -151,3 +151,32 @@ def test_existing_tables_fail_drop_or_truncate(server: Any, make_database: Any, 
     restore(server.connection_config(), storage, on_existing="truncate", tables=("ledger",))
     assert checksums(conn, src) == before
     assert load_manifest(storage).database(src).table("ledger").rows == 200
+
+
+def test_strip_definers_and_indexes_built_inline(server: Any, make_database: Any, tmp_path: Any) -> None:
+    src, dst = make_database(), make_database()
+    conn = server.connect()
+    populate(conn, src, n=50)
+    storage = LocalStorage(str(tmp_path / "dump"))
+    export(server.connection_config(), storage, src, strip_definers=True)
+    schema = (tmp_path / "dump" / "schema" / f"{src}.json").read_text()
+    assert "DEFINER=" not in schema  # (SQL SECURITY DEFINER stays: it is not a user)
+    restore(server.connection_config(), storage, database=dst, defer_indexes=False)
+    assert checksums(conn, dst) == checksums(conn, src)
+    assert sql(conn, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA=%s"
+                     " AND INDEX_NAME='owner_idx'", (dst,))[0][0] == 1
+
+
+def test_all_databases_skips_system_schemas(server: Any, make_database: Any, tmp_path: Any) -> None:
+    a, b = make_database(), make_database()
+    conn = server.connect()
+    sql(conn, f"CREATE TABLE `{a}`.t (id INT PRIMARY KEY)")
+    sql(conn, f"CREATE TABLE `{b}`.u (id INT PRIMARY KEY)")
+    from osidump.engine.config import ExportConfig
+    from osidump.engine.export import run_export
+
+    manifest = run_export(server.connection_config(), ExportConfig(all_databases=True),
+                          LocalStorage(str(tmp_path / "all")))
+    names = {d.name for d in manifest.databases}
+    assert {a, b} <= names
+    assert not names & {"mysql", "information_schema", "performance_schema", "sys"}
