@@ -97,6 +97,8 @@ class ThrowawayServer(ServerHandle):
         self.process: subprocess.Popen[bytes] | None = None
         self._initialized = False
         self.log_path = os.path.join(self.basedir, "server.log")
+        self.tmpdir = os.path.join(self.basedir, "tmp")
+        os.makedirs(self.tmpdir, exist_ok=True)
 
     @property
     def is_mariadb(self) -> bool:
@@ -127,6 +129,7 @@ class ThrowawayServer(ServerHandle):
             f"--innodb-buffer-pool-size={self.buffer_pool}",
             "--innodb-flush-log-at-trx-commit=2", "--max-connections=200",
             "--skip-name-resolve", "--character-set-server=utf8mb4",
+            f"--tmpdir={self.tmpdir}",  # private: parallel runs must not share temp files
         ]
         if self.binlog:
             args += ["--server-id=1", f"--log-bin={os.path.join(self.basedir, 'binlog')}"]
