@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from benchmarks import dataset, report
-from benchmarks.measure import run
+from benchmarks.measure import Measurement, run
 from benchmarks.tools import Context, Floor, MariadbDump, Mydumper, OsidumpLocal, OsidumpS3, Tool
 
 
@@ -44,6 +44,26 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def _entry(rep: int, m: Measurement) -> dict[str, Any]:
+    return {
+        "rep": rep,
+        "seconds": m.seconds,
+        "peak_rss_kb": m.peak_rss_kb,
+        "ok": m.returncode == 0,
+        "error": m.stderr_tail,
+    }
+
+
+def _record(results: dict[str, Any], tool: str, phase: str, entry: dict[str, Any]) -> None:
+    results[tool][phase].append(entry)
+    outcome = "" if entry["ok"] else f" FAILED: {entry['error']}"
+    print(
+        f"rep {entry['rep']} {tool} {phase}: {entry['seconds']:.2f} s, "
+        f"{entry['peak_rss_kb'] / 1024:.0f} MB{outcome}",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,33 +140,16 @@ def main(argv: list[str] | None = None) -> int:
             for tool in tools:
                 tool.clean(ctx)
                 m = run(tool.dump(ctx), env=env)
-                entry: dict[str, Any] = {
-                    "rep": rep,
-                    "seconds": m.seconds,
-                    "peak_rss_kb": m.peak_rss_kb,
-                    "ok": m.returncode == 0,
-                    "error": m.stderr_tail,
-                }
+                entry = _entry(rep, m)
                 if m.returncode == 0:
                     entry["output_bytes"] = tool.output_bytes(ctx)
-                results[tool.name]["export"].append(entry)
-                print(
-                    f"rep {rep} {tool.name} export: {m.seconds:.2f} s, {m.peak_rss_kb / 1024:.0f} MB"
-                    + ("" if m.returncode == 0 else f" FAILED: {m.stderr_tail}"),
-                    flush=True,
-                )
+                _record(results, tool.name, "export", entry)
                 if not tool.restores or m.returncode != 0:
                     continue
                 target = f"bench_r{rep}_{tool.name.split()[0].replace('-', '_').replace('|', '_')}"
                 conn.cursor().execute(f"DROP DATABASE IF EXISTS `{target}`")
                 r = run(tool.restore(ctx, target), env=env)
-                entry = {
-                    "rep": rep,
-                    "seconds": r.seconds,
-                    "peak_rss_kb": r.peak_rss_kb,
-                    "ok": r.returncode == 0,
-                    "error": r.stderr_tail,
-                }
+                entry = _entry(rep, r)
                 if r.returncode == 0:
                     got = dataset.checksums(conn, target)
                     if got != source_sums:
@@ -156,12 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                             wrong_result=True,
                             error=f"CHECKSUM TABLE differs: {', '.join(bad)}",
                         )
-                results[tool.name]["restore"].append(entry)
-                print(
-                    f"rep {rep} {tool.name} restore: {r.seconds:.2f} s, {r.peak_rss_kb / 1024:.0f} MB"
-                    + ("" if entry["ok"] else f" FAILED: {entry['error']}"),
-                    flush=True,
-                )
+                _record(results, tool.name, "restore", entry)
                 conn.cursor().execute(f"DROP DATABASE IF EXISTS `{target}`")
             for tool in tools:
                 tool.clean(ctx)

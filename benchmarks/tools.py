@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from benchmarks.measure import dir_bytes
 
@@ -127,26 +128,24 @@ class OsidumpS3(Tool):
             *_conn(ctx),
         ]
 
-    def output_bytes(self, ctx: Context) -> int:
+    def _objects(self, ctx: Context) -> list[dict[str, Any]]:
         import boto3
 
         s3 = boto3.client("s3", endpoint_url=ctx.s3_endpoint)
-        total = 0
-        for page in s3.get_paginator("list_objects_v2").paginate(
+        pages = s3.get_paginator("list_objects_v2").paginate(
             Bucket=ctx.s3_bucket, Prefix=ctx.db + "/"
-        ):
-            total += sum(int(o["Size"]) for o in page.get("Contents", []))
-        return total
+        )
+        return [o for page in pages for o in page.get("Contents", [])]
+
+    def output_bytes(self, ctx: Context) -> int:
+        return sum(int(o["Size"]) for o in self._objects(ctx))
 
     def clean(self, ctx: Context) -> None:
         import boto3
 
         s3 = boto3.client("s3", endpoint_url=ctx.s3_endpoint)
-        for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=ctx.s3_bucket, Prefix=ctx.db + "/"
-        ):
-            for o in page.get("Contents", []):
-                s3.delete_object(Bucket=ctx.s3_bucket, Key=o["Key"])
+        for o in self._objects(ctx):
+            s3.delete_object(Bucket=ctx.s3_bucket, Key=o["Key"])
 
 
 class MariadbDump(Tool):

@@ -409,6 +409,7 @@ class Restore:
             ("sql_mode", obj.sql_mode),  # "" is a real sql_mode and is kept
             ("character_set_client", obj.character_set_client or None),
             ("collation_connection", obj.collation_connection or None),
+            ("time_zone", obj.time_zone or None),  # events: STARTS/ENDS are in this zone
         ]
         pairs = [(k, v) for k, v in pairs if v is not None]
         settings = [f"{k} = %s" for k, _ in pairs]

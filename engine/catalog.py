@@ -107,6 +107,7 @@ class SchemaObject:
     character_set_client: str | None = None
     collation_connection: str | None = None
     table: str | None = None  # triggers: the table they belong to
+    time_zone: str | None = None  # events: their schedule's time zone
     depends_on: tuple[str, ...] = field(default=())
 
 
@@ -306,87 +307,58 @@ def read_objects(conn: Any, schema: str, *, tables: set[str] | None = None) -> l
     triggers = query_all(conn, f"SHOW TRIGGERS FROM {q}", context=f"listing triggers of {schema}")
     for trig in triggers:
         trig_name, trig_table = _text(trig[0]), _text(trig[2])
-        if tables is not None and trig_table not in tables:
-            continue
-        rows = query_all(
-            conn,
-            f"SHOW CREATE TRIGGER {q}.{quote_ident(trig_name)}",
-            context=f"reading trigger {schema}.{trig_name}",
-        )
-        _, sql_mode, create, charset, collation = rows[0][:5]
-        objects.append(
-            SchemaObject(
-                kind="trigger",
-                schema=schema,
-                name=trig_name,
-                create_sql=_text(create),
-                sql_mode=_text(sql_mode),
-                character_set_client=_text(charset),
-                collation_connection=_text(collation),
-                table=trig_table,
-            )
-        )
-
-    for kind in ("PROCEDURE", "FUNCTION"):
-        routines = query_all(
-            conn,
+        if tables is None or trig_table in tables:
+            objects.append(_show_create(conn, "trigger", schema, trig_name, table=trig_table))
+    for kind, listing in (
+        (
+            "procedure",
             "SELECT ROUTINE_NAME FROM information_schema.ROUTINES"
-            " WHERE ROUTINE_SCHEMA = %s AND ROUTINE_TYPE = %s ORDER BY ROUTINE_NAME",
-            (schema, kind),
-            context=f"listing routines of {schema}",
-        )
-        for (routine,) in routines:
-            rname = _text(routine)
-            rows = query_all(
-                conn,
-                f"SHOW CREATE {kind} {q}.{quote_ident(rname)}",
-                context=f"reading {kind.lower()} {schema}.{rname}",
-            )
-            _, sql_mode, create, charset, collation = rows[0][:5]
-            if create is None:
-                raise ObjectNotFound(
-                    f"cannot read the body of {kind.lower()} {schema}.{rname}",
-                    hint="the user needs SHOW_ROUTINE or SELECT on mysql.proc",
-                )
-            objects.append(
-                SchemaObject(
-                    kind=kind.lower(),
-                    schema=schema,
-                    name=rname,
-                    create_sql=_text(create),
-                    sql_mode=_text(sql_mode),
-                    character_set_client=_text(charset),
-                    collation_connection=_text(collation),
-                )
-            )
-
-    events = query_all(
-        conn,
-        "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s"
-        " ORDER BY EVENT_NAME",
-        (schema,),
-        context=f"listing events of {schema}",
-    )
-    for (event,) in events:
-        ename = _text(event)
-        rows = query_all(
-            conn,
-            f"SHOW CREATE EVENT {q}.{quote_ident(ename)}",
-            context=f"reading event {schema}.{ename}",
-        )
-        _, sql_mode, _tz, create, charset, collation = rows[0][:6]
-        objects.append(
-            SchemaObject(
-                kind="event",
-                schema=schema,
-                name=ename,
-                create_sql=_text(create),
-                sql_mode=_text(sql_mode),
-                character_set_client=_text(charset),
-                collation_connection=_text(collation),
-            )
-        )
+            " WHERE ROUTINE_SCHEMA = %s AND ROUTINE_TYPE = 'PROCEDURE' ORDER BY 1",
+        ),
+        (
+            "function",
+            "SELECT ROUTINE_NAME FROM information_schema.ROUTINES"
+            " WHERE ROUTINE_SCHEMA = %s AND ROUTINE_TYPE = 'FUNCTION' ORDER BY 1",
+        ),
+        (
+            "event",
+            "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s ORDER BY 1",
+        ),
+    ):
+        for (name,) in query_all(conn, listing, (schema,), context=f"listing {kind}s of {schema}"):
+            objects.append(_show_create(conn, kind, schema, _text(name)))
     return objects
+
+
+def _show_create(
+    conn: Any, kind: str, schema: str, name: str, *, table: str | None = None
+) -> SchemaObject:
+    """One trigger, procedure, function or event with the session settings it
+    was created under. SHOW CREATE's columns: name, sql_mode, [time_zone for
+    events], statement, character_set_client, collation_connection, ..."""
+    rows = query_all(
+        conn,
+        f"SHOW CREATE {kind.upper()} {quote_ident(schema)}.{quote_ident(name)}",
+        context=f"reading {kind} {schema}.{name}",
+    )
+    row = rows[0]
+    at = 3 if kind == "event" else 2
+    if row[at] is None:
+        raise ObjectNotFound(
+            f"cannot read the body of {kind} {schema}.{name}",
+            hint="the user needs SHOW_ROUTINE (MySQL), or SELECT on mysql.proc / EVENT / TRIGGER",
+        )
+    return SchemaObject(
+        kind=kind,
+        schema=schema,
+        name=name,
+        create_sql=_text(row[at]),
+        sql_mode=_text(row[1]),
+        character_set_client=_text(row[at + 1]),
+        collation_connection=_text(row[at + 2]),
+        table=table,
+        time_zone=_text(row[2]) if kind == "event" else None,
+    )
 
 
 def _view_deps_from_text(conn: Any, schema: str, views: list[str]) -> dict[str, set[str]]:

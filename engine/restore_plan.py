@@ -62,6 +62,7 @@ class ObjectPlan:
     sql_mode: str | None
     character_set_client: str | None
     collation_connection: str | None
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,7 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
                     sql_mode=obj.get("sql_mode"),
                     character_set_client=obj.get("character_set_client"),
                     collation_connection=obj.get("collation_connection"),
+                    time_zone=obj.get("time_zone"),
                 )
             )
         if partial:

@@ -180,3 +180,18 @@ def test_all_databases_skips_system_schemas(server: Any, make_database: Any, tmp
     names = {d.name for d in manifest.databases}
     assert {a, b} <= names
     assert not names & {"mysql", "information_schema", "performance_schema", "sys"}
+
+
+def test_event_keeps_its_schedule_time_zone(server: Any, make_database: Any, tmp_path: Any) -> None:
+    src, dst = make_database(), make_database()
+    conn = server.connect()
+    sql(conn, "SET SESSION time_zone = '+09:00'")
+    sql(conn, f"CREATE EVENT `{src}`.tokyo_morning ON SCHEDULE AT '2030-01-01 09:00:00' "
+              "ON COMPLETION PRESERVE DISABLE DO SELECT 1")
+    sql(conn, "SET SESSION time_zone = '+00:00'")
+    storage = LocalStorage(str(tmp_path / "dump"))
+    export(server.connection_config(), storage, src)
+    restore(server.connection_config(), storage, database=dst)
+    q = "SELECT EXECUTE_AT, TIME_ZONE, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s"
+    assert sql(conn, q, (dst,)) == sql(conn, q, (src,))
+    assert sql(conn, q, (dst,))[0][1] == "+09:00"
