@@ -90,6 +90,11 @@ class Storage(ABC):
         with self.open_read(name) as stream:
             return stream.read()
 
+    @abstractmethod
+    def child(self, name: str) -> Storage:
+        """The storage rooted at ``name`` inside this one (a dump inside a
+        location that holds many dumps)."""
+
     def ensure_empty(self) -> None:
         """Refuse to export over an existing dump or other files."""
         names = self.list()
@@ -198,51 +203,63 @@ class LocalStorage(Storage):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(name))
 
+    def child(self, name: str) -> Storage:
+        return LocalStorage(self._path(name))
+
 
 class _MemoryWriteStream:
-    def __init__(self, store: MemoryStorage, name: str):
-        self._store = store
-        self._name = name
+    def __init__(self, objects: dict[str, bytes], key: str):
+        self._objects = objects
+        self._key = key
         self._parts: list[bytes] = []
 
     def write(self, data: bytes) -> None:
         self._parts.append(bytes(data))
 
     def commit(self) -> None:
-        self._store.objects[self._name] = b"".join(self._parts)
+        self._objects[self._key] = b"".join(self._parts)
 
     def abort(self) -> None:
         self._parts = []
 
 
 class MemoryStorage(Storage):
-    """An in-memory store for tests (a named fake: nothing persists)."""
+    """An in-memory store for tests (a named fake: nothing persists). A child
+    shares the parent's objects under a key prefix."""
 
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
+    def __init__(self, objects: dict[str, bytes] | None = None, prefix: str = ""):
+        self.objects: dict[str, bytes] = {} if objects is None else objects
+        self.prefix = prefix
+
+    def _key(self, name: str) -> str:
+        return self.prefix + validate_name(name)
 
     def describe(self) -> str:
-        return "memory://"
+        return f"memory://{self.prefix}"
 
     def open_write(self, name: str) -> WriteStream:
-        return _MemoryWriteStream(self, validate_name(name))
+        return _MemoryWriteStream(self.objects, self._key(name))
 
     def open_read(self, name: str) -> BinaryIO:
         import io
 
         try:
-            return io.BytesIO(self.objects[validate_name(name)])
+            return io.BytesIO(self.objects[self._key(name)])
         except KeyError as exc:
             raise ObjectNotFound(f"{name} is missing from the dump") from exc
 
     def exists(self, name: str) -> bool:
-        return validate_name(name) in self.objects
+        return self._key(name) in self.objects
 
     def list(self, prefix: str = "") -> list[str]:
-        return sorted(n for n in self.objects if n.startswith(prefix))
+        n = len(self.prefix)
+        return sorted(k[n:] for k in self.objects if k.startswith(self.prefix + prefix))
 
     def delete(self, name: str) -> None:
-        self.objects.pop(validate_name(name), None)
+        self.objects.pop(self._key(name), None)
+
+    def child(self, name: str) -> Storage:
+        return MemoryStorage(self.objects, self._key(name) + "/")
 
 
 def open_storage(location: str, *, s3_endpoint_url: str | None = None) -> Storage:

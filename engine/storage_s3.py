@@ -236,6 +236,11 @@ class S3Storage(Storage):
             raise _error("listing of", self.describe(), exc) from exc
         return sorted(names)
 
+    def child(self, name: str) -> Storage:
+        from dataclasses import replace
+
+        return S3Storage(replace(self.config, prefix=self.config.key(name)))
+
     def delete(self, name: str) -> None:
         key = self.config.key(name)
         try:

@@ -128,3 +128,16 @@ def test_open_storage_dispatches_on_the_scheme(tmp_path: Path, s3_endpoint_url: 
     assert isinstance(open_storage(str(tmp_path)), LocalStorage)
     s3 = open_storage("s3://bucket/some/prefix/", s3_endpoint_url=s3_endpoint_url)
     assert isinstance(s3, S3Storage) and s3.describe() == "s3://bucket/some/prefix"
+
+
+def test_child_is_a_storage_under_a_name(storage: Storage) -> None:
+    child = storage.child("shop-2026-11-28")
+    child.put("manifest.json", b"m")
+    child.put("data/t/1", b"d")
+    assert child.list() == ["data/t/1", "manifest.json"]
+    assert storage.list() == ["shop-2026-11-28/data/t/1", "shop-2026-11-28/manifest.json"]
+    assert child.get("data/t/1") == b"d"
+    child.delete("manifest.json")
+    assert not storage.exists("shop-2026-11-28/manifest.json")
+    with pytest.raises(ManifestError):
+        storage.child("../escape")

@@ -1,0 +1,96 @@
+"""``osidump list`` and ``osidump prune``: the dumps in one location."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import click
+from osidump.engine.retention import delete_dump, find_dumps, plan_prune
+from osidump.engine.storage import open_storage
+
+from .errors import handle_errors
+from .progress import human_bytes
+
+_s3_option = click.option(
+    "--s3-endpoint-url",
+    default=None,
+    envvar="OSIDUMP_S3_ENDPOINT_URL",
+    help="S3-compatible endpoint (MinIO, moto, ...).",
+)
+
+
+@click.command("list")
+@click.argument("location")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_s3_option
+@handle_errors
+def list_command(location: str, as_json: bool, s3_endpoint_url: str | None) -> None:
+    """List the dumps in LOCATION (a directory or s3://bucket/prefix), newest first."""
+    dumps = find_dumps(open_storage(location, s3_endpoint_url=s3_endpoint_url))
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": d.name,
+                        "complete": d.complete,
+                        "finished_at": d.finished_at.isoformat() if d.finished_at else None,
+                        "databases": list(d.databases),
+                        "stored_bytes": d.stored_bytes,
+                        "problem": d.problem,
+                    }
+                    for d in dumps
+                ],
+                indent=2,
+            )
+        )
+        return
+    for d in dumps:
+        if d.complete and d.finished_at is not None:
+            when = d.finished_at.strftime("%Y-%m-%d %H:%M UTC")
+            click.echo(
+                f"{d.name:<40} {when}  {human_bytes(d.stored_bytes):>10}  {', '.join(d.databases)}"
+            )
+        else:
+            click.echo(f"{d.name:<40} INCOMPLETE  ({d.problem})")
+    if not dumps:
+        click.echo("no dumps found")
+
+
+@click.command("prune")
+@click.argument("location")
+@click.option("--keep-days", type=int, required=True, help="Delete complete dumps older than this.")
+@click.option(
+    "--keep-last",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Always keep this many newest complete dumps, whatever their age.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+@_s3_option
+@handle_errors
+def prune_command(
+    location: str, keep_days: int, keep_last: int, dry_run: bool, s3_endpoint_url: str | None
+) -> None:
+    """Delete dumps in LOCATION older than --keep-days (the runbook's 7-30 day retention).
+
+    Incomplete dumps are never deleted (an export may still be writing one), and
+    the newest complete dump is always kept.
+    """
+    storage = open_storage(location, s3_endpoint_url=s3_endpoint_url)
+    plan = plan_prune(
+        find_dumps(storage),
+        keep_days=keep_days,
+        keep_last=keep_last,
+        now=datetime.now(timezone.utc),
+    )
+    for d in plan.keep:
+        click.echo(f"keep    {d.name}: {plan.reasons[d.name]}")
+    for d in plan.delete:
+        if dry_run:
+            click.echo(f"would delete {d.name}: {plan.reasons[d.name]}")
+        else:
+            removed = delete_dump(storage, d.name)
+            click.echo(f"deleted {d.name}: {plan.reasons[d.name]} ({removed} objects)")

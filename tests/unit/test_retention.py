@@ -1,0 +1,85 @@
+"""list and prune over a location holding many dumps."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+from osidump.cli.main import cli
+from osidump.engine.errors import ConfigError
+from osidump.engine.manifest import MANIFEST_NAME, DatabaseEntry, FileEntry, Manifest, SnapshotInfo
+from osidump.engine.retention import delete_dump, find_dumps, plan_prune
+from osidump.engine.storage import LocalStorage, MemoryStorage, Storage
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+
+
+def put_dump(location: Storage, name: str, age_days: float) -> None:
+    dump = location.child(name)
+    finished = (NOW - timedelta(days=age_days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    dump.put("schema/shop.json", b"{}")
+    dump.put("data/shop/t/000000-0000.sql.zst", b"x" * 100)
+    manifest = Manifest(
+        tool_version="0.1.0", started_at=finished, finished_at=finished, server_flavor="mariadb",
+        server_version="10.11", snapshot=SnapshotInfo(consistency="single", reason="test", workers=1),
+        session={}, options={},
+        databases=[DatabaseEntry(name="shop", schema_file=FileEntry(path="schema/shop.json", sha256="0" * 64,
+                                                                    bytes=2), tables=[])],
+    )
+    dump.put(MANIFEST_NAME, manifest.to_json())
+
+
+def test_find_dumps_newest_first_and_incomplete_listed() -> None:
+    loc = MemoryStorage()
+    for name, age in [("d-old", 40), ("d-new", 1), ("d-mid", 10)]:
+        put_dump(loc, name, age)
+    loc.child("d-running").put("data/shop/t/000000-0000.sql.zst", b"x")  # no manifest yet
+    dumps = find_dumps(loc)
+    assert [d.name for d in dumps] == ["d-new", "d-mid", "d-old", "d-running"]
+    assert not dumps[-1].complete and "did not finish" in (dumps[-1].problem or "")
+
+
+def test_prune_keeps_recent_newest_and_incomplete() -> None:
+    loc = MemoryStorage()
+    for name, age in [("a", 40), ("b", 31), ("c", 10), ("d", 1)]:
+        put_dump(loc, name, age)
+    loc.child("running").put("data/x", b"x")
+    plan = plan_prune(find_dumps(loc), keep_days=30, keep_last=1, now=NOW)
+    assert sorted(d.name for d in plan.delete) == ["a", "b"]
+    assert sorted(d.name for d in plan.keep) == ["c", "d", "running"]
+    for d in plan.delete:
+        delete_dump(loc, d.name)
+    assert [d.name for d in find_dumps(loc)] == ["d", "c", "running"]
+
+
+def test_the_newest_complete_dump_survives_any_retention() -> None:
+    loc = MemoryStorage()
+    put_dump(loc, "only", 400)
+    plan = plan_prune(find_dumps(loc), keep_days=7, keep_last=1, now=NOW)
+    assert plan.delete == () and [d.name for d in plan.keep] == ["only"]
+    with pytest.raises(ConfigError):
+        plan_prune([], keep_days=7, keep_last=0, now=NOW)
+
+
+def test_a_dump_is_not_a_location() -> None:
+    loc = MemoryStorage()
+    put_dump(loc, "x", 1)
+    with pytest.raises(ConfigError, match="is a dump itself"):
+        find_dumps(loc.child("x"))
+
+
+def test_cli_list_and_prune_dry_run(tmp_path: object) -> None:
+    root = str(tmp_path)
+    loc = LocalStorage(root)
+    put_dump(loc, "shop-old", 400)
+    put_dump(loc, "shop-new", 0)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["list", root])
+    assert result.exit_code == 0 and result.output.index("shop-new") < result.output.index("shop-old")
+    result = runner.invoke(cli, ["prune", root, "--keep-days", "30", "--dry-run"])
+    assert result.exit_code == 0 and "would delete shop-old" in result.output
+    assert loc.child("shop-old").exists(MANIFEST_NAME)
+    result = runner.invoke(cli, ["prune", root, "--keep-days", "30"])
+    assert "deleted shop-old" in result.output
+    assert not loc.child("shop-old").list()
