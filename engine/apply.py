@@ -50,10 +50,9 @@ log = logging.getLogger("osidump.restore")
 
 PROGRESS_TABLE = "osidump_restore_progress"
 CHUNK_ATTEMPTS = 5  # per chunk, for deadlocks and lock wait timeouts
-DATA_SESSION = (
-    "SET SESSION foreign_key_checks = 0, unique_checks = 0, time_zone = '+00:00',"
-    " sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'"
-)
+# Checks off for the load (chunks arrive in any order; keys were valid at the
+# source). time_zone and sql_mode come from the manifest (RestorePlan.session).
+DATA_CHECKS = "SET SESSION foreign_key_checks = 0, unique_checks = 0"
 
 
 @dataclass
@@ -85,10 +84,15 @@ class RestoreResult:
     objects: int
 
 
-def _session(conn: Any, database: str | None = None) -> None:
-    execute(conn, DATA_SESSION, context="setting up the restore session")
-    if database is not None:
-        conn.select_db(database)
+def _session(conn: Any, plan: RestorePlan) -> None:
+    execute(conn, DATA_CHECKS, context="setting up the restore session")
+    settings = ", ".join(f"{name} = %s" for name, _ in plan.session)
+    execute(
+        conn,
+        f"SET SESSION {settings}",
+        tuple(v for _, v in plan.session),
+        context="setting up the restore session",
+    )
 
 
 def _run(conn: Any, sql: str | bytes, *, context: str) -> int:
@@ -127,7 +131,7 @@ class Restore:
         self.progress.total_rows = sum(j.chunk.rows for j in p.chunks)
         conn = connect(self.connection)
         try:
-            _session(conn)
+            _session(conn, self.plan)
             self.progress.phase = "schema"
             done = self._prepare(conn)
             self.progress.phase = "data"
@@ -290,7 +294,7 @@ class Restore:
     def _load(self, jobs: list[ChunkJob]) -> None:
         def start(_index: int) -> Any:
             conn = connect(self.connection, autocommit=True)
-            _session(conn)
+            _session(conn, self.plan)
             return conn
 
         def stop(conn: Any) -> None:
@@ -431,7 +435,7 @@ class Restore:
                 raise TargetExists(f"{label} already exists in the target") from exc
             raise
         finally:
-            execute(conn, DATA_SESSION, context="resetting the session")
+            _session(conn, self.plan)
             execute(conn, "SET NAMES utf8mb4", context="resetting the session")
 
 

@@ -80,6 +80,7 @@ class RestorePlan:
     chunks: tuple[ChunkJob, ...]
     objects: tuple[ObjectPlan, ...]
     partial: bool
+    session: tuple[tuple[str, str], ...] = (("time_zone", "+00:00"),)
     notes: tuple[str, ...] = field(default=())
 
     def summary(self) -> dict[str, Any]:
@@ -153,6 +154,25 @@ def _load_schema(storage: Storage, manifest: Manifest, db: str) -> dict[str, Any
     if not isinstance(doc, dict) or doc.get("format") != "osidump-schema":
         raise ManifestError(f"schema file {entry.path} is not an osidump schema file")
     return doc
+
+
+_SESSION_VALUE = re.compile(r"^[A-Za-z0-9_,:+-]*$")
+
+
+def data_session(recorded: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The session settings the data was dumped under (manifest ``session``),
+    validated: only the known variables, only plain values."""
+    wanted = {"time_zone": "+00:00", "sql_mode": "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"}
+    out = []
+    for name, default in wanted.items():
+        value = str(recorded.get(name, default))
+        if not _SESSION_VALUE.match(value):
+            raise ManifestError(f"manifest session {name} has an unexpected value {value!r}")
+        out.append((name, value))
+    charset = str(recorded.get("character_set", "utf8mb4"))
+    if charset != "utf8mb4":
+        raise ManifestError(f"manifest session character set {charset!r} is not supported")
+    return tuple(out)
 
 
 def select_tables(manifest: Manifest, patterns: tuple[str, ...]) -> dict[str, list[str]]:
@@ -250,6 +270,7 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
     objects.sort(key=lambda o: kinds.get(o.kind, 9))  # stable: views keep dependency order
     return RestorePlan(
         dump_id=dump_id,
+        session=data_session(manifest.session),
         databases=tuple(databases),
         tables=tuple(tables),
         chunks=tuple(chunks),

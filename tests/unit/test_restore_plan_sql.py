@@ -36,3 +36,17 @@ def test_definer_is_stripped_once() -> None:
     assert strip_definer(sql) == (
         "CREATE TRIGGER `t1` BEFORE INSERT ON `t` FOR EACH ROW SET @x = 'DEFINER=`a`@`b`'"
     )
+
+
+def test_recorded_session_is_validated() -> None:
+    import pytest
+    from osidump.engine.errors import ManifestError
+    from osidump.engine.restore_plan import data_session
+
+    assert dict(data_session({"time_zone": "+00:00", "sql_mode": "NO_AUTO_VALUE_ON_ZERO",
+                              "character_set": "utf8mb4"})) == {"time_zone": "+00:00",
+                                                               "sql_mode": "NO_AUTO_VALUE_ON_ZERO"}
+    with pytest.raises(ManifestError, match="unexpected value"):
+        data_session({"sql_mode": "'; DROP TABLE x; --"})
+    with pytest.raises(ManifestError, match="character set"):
+        data_session({"character_set": "latin1"})
