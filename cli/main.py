@@ -15,7 +15,7 @@ from .errors import handle_errors
 from .export_cmd import export_command
 from .options import ConnectionResolver, connection_options
 from .restore_cmd import inspect_command, restore_command, verify_command
-from .retention_cmd import list_command, prune_command
+from .retention_cmd import drill_command, list_command, prune_command
 
 
 class _JsonFormatter(logging.Formatter):
@@ -77,6 +77,7 @@ cli.add_command(verify_command)
 cli.add_command(inspect_command)
 cli.add_command(list_command)
 cli.add_command(prune_command)
+cli.add_command(drill_command)
 
 
 def main() -> None:

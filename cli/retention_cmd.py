@@ -1,4 +1,4 @@
-"""``osidump list`` and ``osidump prune``: the dumps in one location."""
+"""``osidump list``, ``prune`` and ``drill``: living with many dumps."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import json
 from datetime import datetime, timezone
 
 import click
+from osidump.engine.drill import require_ok, run_drill
 from osidump.engine.retention import delete_dump, find_dumps, plan_prune
 from osidump.engine.storage import open_storage
 
 from .errors import handle_errors
+from .options import ConnectionResolver, connection_options
 from .progress import human_bytes
 
 _s3_option = click.option(
@@ -94,3 +96,56 @@ def prune_command(
         else:
             removed = delete_dump(storage, d.name)
             click.echo(f"deleted {d.name}: {plan.reasons[d.name]} ({removed} objects)")
+
+
+@click.command("drill")
+@click.argument("source")
+@click.option("--threads", "-j", type=int, default=2, show_default=True, help="Parallel loaders.")
+@click.option("--keep", is_flag=True, help="Keep the scratch databases for inspection.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_s3_option
+@connection_options
+@handle_errors
+def drill_command(
+    source: str,
+    threads: int,
+    keep: bool,
+    as_json: bool,
+    s3_endpoint_url: str | None,
+    connection: ConnectionResolver,
+) -> None:
+    """Restore drill: restore SOURCE into scratch databases, check it, drop them.
+
+    Every chunk is verified as it loads; then each table's row count is compared
+    with the dump and every view is opened. Exits non-zero if anything fails.
+    Point it at a staging server (-h/-P) rather than production.
+    """
+    storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
+    report = run_drill(connection.config(), storage, threads=threads, keep=keep)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "databases": report.databases,
+                    "tables": report.tables,
+                    "rows": report.rows,
+                    "seconds": round(report.seconds, 3),
+                    "kept": report.kept,
+                    "problems": report.problems,
+                },
+                indent=2,
+            )
+        )
+    else:
+        where = ", ".join(report.databases.values())
+        state = "kept" if report.kept else "dropped"
+        click.echo(
+            f"drill: restored {report.tables} tables, {report.rows:,} rows in "
+            f"{report.seconds:.1f} s into {where} ({state})"
+        )
+        for problem in report.problems:
+            click.echo(f"FAIL  {problem}")
+    require_ok(report)
+    if not as_json:
+        click.echo("drill passed: the dump restores and matches")

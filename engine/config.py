@@ -114,6 +114,7 @@ class RestoreConfig:
 
     tables: tuple[str, ...] = ()
     database: str | None = None
+    source_databases: tuple[str, ...] = ()  # restore only these (whole) databases
     threads: int = 2
     resume: bool = False
     on_existing: str = "fail"

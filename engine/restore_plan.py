@@ -200,6 +200,11 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
     manifest_bytes = storage.get(MANIFEST_NAME)
     dump_id = hashlib.sha256(manifest_bytes).hexdigest()
     chosen = select_tables(manifest, config.tables)
+    if config.source_databases:
+        missing = set(config.source_databases) - {d.name for d in manifest.databases}
+        if missing:
+            raise ObjectNotFound(f"database {sorted(missing)[0]!r} is not in this dump")
+        chosen = {db: ts for db, ts in chosen.items() if db in config.source_databases}
     if config.database and len(chosen) > 1:
         raise ConfigError(
             f"--database renames one database, but the selection spans {len(chosen)}: "
