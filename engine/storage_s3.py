@@ -6,16 +6,14 @@ completes the upload on ``commit``. Objects smaller than one part go up with a
 single PUT at commit. Any failure, and ``abort``, aborts the multipart upload,
 so a failed export leaves no partial object and no orphaned upload behind.
 Nothing is visible under the name before ``commit``.
-
-Memory ceiling: ``open writers * part_size`` (one buffer per writer; the export
-has one writer per worker thread), plus boto3's own buffers for one part.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
-from typing import Any, BinaryIO, cast
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import boto3
 import botocore.config
@@ -24,60 +22,122 @@ import botocore.exceptions
 from .errors import ConfigError, ObjectNotFound, StorageError
 from .storage import Storage, WriteStream, validate_name
 
-MIN_PART = 5 * 1024 * 1024  # S3's minimum for all parts but the last
-MAX_PART = 5 * 1024 * 1024 * 1024
+if TYPE_CHECKING:  # boto3-stubs (a test extra) types the client; nothing at run time
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+MiB = 1024 * 1024
+MIN_PART = 5 * MiB  # S3's minimum for every part but the last
+MAX_PART = 5 * 1024 * MiB  # S3's maximum part size
+MAX_PARTS = 10_000  # S3's maximum number of parts in one upload
+DEFAULT_PART = 16 * MiB
+
+# Legacy (us-east-1) bucket names allow upper case and "_"; S3-compatible stores
+# differ again. Only refuse what can never be a bucket, and let S3 judge the rest.
+_BUCKET = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 
 
 @dataclass(frozen=True, kw_only=True)
 class S3Config:
+    """Where and how to talk to S3.
+
+    ``prefix`` is normalized: no leading or trailing ``/``; a dump's names map
+    to keys ``prefix + "/" + name``.
+
+    Memory ceiling: ``open writers * part_size``. Each open writer holds one
+    part buffer that grows to ``part_size`` and is handed to boto3 as the part
+    body without a copy; the export has one writer per worker thread, so
+    ``--threads 8`` at the default 16 MiB is at most 128 MiB of part buffers.
+    Readers stream and hold only the block asked for.
+
+    Largest object: ``MAX_PARTS * part_size`` (10,000 parts; 156 GiB at the
+    default), refused with a clear error beyond that.
+    """
+
     bucket: str
     prefix: str = ""
     endpoint_url: str | None = None
     region: str | None = None
-    part_size: int = 16 * 1024 * 1024
+    part_size: int = DEFAULT_PART
     max_attempts: int = 5
 
     def __post_init__(self) -> None:
-        if not self.bucket or "/" in self.bucket:
+        if not isinstance(self.bucket, str) or not _BUCKET.match(self.bucket):
             raise ConfigError(
                 f"invalid S3 bucket name {self.bucket!r}", hint="use s3://bucket/prefix"
             )
-        if not MIN_PART <= self.part_size <= MAX_PART:
-            raise ConfigError("S3 part size must be between 5 MiB and 5 GiB")
-        if not 1 <= self.max_attempts <= 20:
-            raise ConfigError("S3 max attempts must be 1-20")
-        object.__setattr__(self, "prefix", self.prefix.strip("/"))
+        prefix = self.prefix.strip("/")
+        if prefix and any(seg in ("", ".", "..") for seg in prefix.split("/")):
+            raise ConfigError(
+                f"invalid S3 prefix {self.prefix!r} (empty, '.' or '..' segment)",
+                hint="use s3://bucket/some/prefix",
+            )
+        object.__setattr__(self, "prefix", prefix)
+        if type(self.part_size) is not int or not MIN_PART <= self.part_size <= MAX_PART:
+            raise ConfigError(
+                f"S3 part size {self.part_size!r} is out of range",
+                hint="choose a part size between 5 MiB and 5 GiB",
+            )
+        if type(self.max_attempts) is not int or not 1 <= self.max_attempts <= 20:
+            raise ConfigError(
+                f"S3 max attempts {self.max_attempts!r} is out of range",
+                hint="choose between 1 and 20 attempts",
+            )
+        if self.endpoint_url is not None and not re.match(r"^https?://[^\s/]+", self.endpoint_url):
+            raise ConfigError(
+                f"invalid S3 endpoint URL {self.endpoint_url!r}",
+                hint="use http://host:port or https://host",
+            )
 
     @classmethod
-    def from_url(cls, url: str, *, endpoint_url: str | None = None) -> S3Config:
+    def from_url(
+        cls, url: str, *, endpoint_url: str | None = None, region: str | None = None
+    ) -> S3Config:
+        """``s3://bucket`` or ``s3://bucket/some/prefix/``."""
         if not url.startswith("s3://"):
             raise ConfigError(f"not an S3 URL: {url!r}", hint="use s3://bucket/prefix")
         bucket, _, prefix = url[len("s3://") :].partition("/")
-        return cls(bucket=bucket, prefix=prefix, endpoint_url=endpoint_url)
+        return cls(bucket=bucket, prefix=prefix, endpoint_url=endpoint_url, region=region)
 
     def key(self, name: str) -> str:
+        """The object key of a dump name (validated first)."""
         name = validate_name(name)
         return f"{self.prefix}/{name}" if self.prefix else name
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+# Error codes that may pass if tried again later (after botocore's own retries).
+_RETRYABLE_CODES = {"SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable", "503"}
+_HINTS = {
+    "NoSuchBucket": "create the bucket first, or check its name",
+    "AccessDenied": "check the credentials and the bucket policy",
+    "InvalidAccessKeyId": "check AWS_ACCESS_KEY_ID / the AWS profile",
+    "SignatureDoesNotMatch": "check AWS_SECRET_ACCESS_KEY / the AWS profile",
+}
+
+
 def _error(action: str, where: str, exc: Exception) -> StorageError:
+    """A one-line StorageError naming the bucket/key, for any botocore error."""
     if isinstance(exc, botocore.exceptions.ClientError):
-        code = exc.response.get("Error", {}).get("Code", "?")
-        text = exc.response.get("Error", {}).get("Message", "") or code
-        hint = {
-            "NoSuchBucket": "create the bucket first, or check its name",
-            "AccessDenied": "check the credentials and the bucket policy",
-            "InvalidAccessKeyId": "check AWS_ACCESS_KEY_ID / the AWS profile",
-            "SignatureDoesNotMatch": "check AWS_SECRET_ACCESS_KEY / the AWS profile",
-        }.get(code, "check the bucket, credentials and --s3-endpoint-url")
-        return StorageError(f"S3 {action} {where} failed: {code}: {text}", hint=hint)
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", "?"))
+        text = _one_line(err.get("Message") or code)
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return StorageError(
+            f"S3 {action} {where} failed: {code}: {text}",
+            hint=_HINTS.get(code, "check the bucket exists, the credentials and --s3-endpoint-url"),
+            retryable=code in _RETRYABLE_CODES or status >= 500,
+        )
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return StorageError(
             f"S3 {action} {where}: no credentials found",
             hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or an AWS profile",
         )
     return StorageError(
-        f"S3 {action} {where} failed: {exc}",
+        f"S3 {action} {where} failed: {_one_line(exc)}",
         hint="check --s3-endpoint-url and the network",
         retryable=True,
     )
@@ -87,47 +147,71 @@ _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientErr
 
 
 class _S3WriteStream:
+    """One pending object. Used by one thread at a time (the worker that opened it)."""
+
     def __init__(self, storage: S3Storage, name: str):
-        self._s3 = storage
+        self._client = storage.client
+        self._bucket = storage.config.bucket
+        self._part_size = storage.config.part_size
         self._key = storage.config.key(name)
-        self._where = f"s3://{storage.config.bucket}/{self._key}"
+        self._where = f"s3://{self._bucket}/{self._key}"
+        # Never longer than part_size: full parts leave as soon as they fill.
         self._buffer = bytearray()
         self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
-        self._done = False
+        self._parts: list[CompletedPartTypeDef] = []
+        self._closed = False
 
     def write(self, data: bytes) -> None:
-        self._buffer += data
-        part_size = self._s3.config.part_size
-        while len(self._buffer) >= part_size:
-            self._upload_part(bytes(self._buffer[:part_size]))
-            del self._buffer[:part_size]
+        self._check_open("write to")
+        view = memoryview(data)  # slicing the caller's bytes copies nothing
+        try:
+            while view:
+                room = self._part_size - len(self._buffer)
+                self._buffer += view[:room]
+                view = view[room:]
+                if len(self._buffer) == self._part_size:
+                    self._send_part()
+        except BaseException:
+            self.abort()  # also on KeyboardInterrupt: no orphaned upload
+            raise
 
-    def _upload_part(self, body: bytes) -> None:
-        client, bucket = self._s3.client, self._s3.config.bucket
+    def _send_part(self) -> None:
+        number = len(self._parts) + 1
+        if number > MAX_PARTS:
+            raise StorageError(
+                f"S3 upload of {self._where} failed: more than {MAX_PARTS} parts",
+                hint="raise the S3 part size",
+            )
+        # The buffer itself is the body (boto3 accepts a bytearray), and a fresh
+        # one takes its place: one part in memory per writer, not two.
+        body, self._buffer = self._buffer, bytearray()
         try:
             if self._upload_id is None:
-                created = client.create_multipart_upload(Bucket=bucket, Key=self._key)
-                self._upload_id = str(created["UploadId"])
-            number = len(self._parts) + 1
-            result = client.upload_part(
-                Bucket=bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=body
+                created = self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key)
+                self._upload_id = created["UploadId"]
+            result = self._client.upload_part(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=cast(bytes, body),  # botocore accepts bytearray; the stubs say bytes
             )
-            self._parts.append({"PartNumber": number, "ETag": result["ETag"]})
         except _BOTO_ERRORS as exc:
-            self.abort()
             raise _error("upload of", self._where, exc) from exc
+        self._parts.append({"PartNumber": number, "ETag": result["ETag"]})
 
     def commit(self) -> None:
-        client, bucket = self._s3.client, self._s3.config.bucket
+        self._check_open("commit of")
         try:
             if self._upload_id is None:
-                client.put_object(Bucket=bucket, Key=self._key, Body=bytes(self._buffer))
+                self._client.put_object(
+                    Bucket=self._bucket, Key=self._key, Body=cast(bytes, self._buffer)
+                )
             else:
                 if self._buffer:
-                    self._upload_part(bytes(self._buffer))
-                client.complete_multipart_upload(
-                    Bucket=bucket,
+                    self._send_part()  # the last part may be smaller than MIN_PART
+                self._client.complete_multipart_upload(
+                    Bucket=self._bucket,
                     Key=self._key,
                     UploadId=self._upload_id,
                     MultipartUpload={"Parts": self._parts},
@@ -135,35 +219,53 @@ class _S3WriteStream:
         except _BOTO_ERRORS as exc:
             self.abort()
             raise _error("upload of", self._where, exc) from exc
+        except BaseException:
+            self.abort()
+            raise
         self._buffer = bytearray()
-        self._done = True
+        self._closed = True
 
     def abort(self) -> None:
+        """Drop the buffer and abort the multipart upload, if one was started.
+        Safe to call more than once, and after a failed write or commit."""
         self._buffer = bytearray()
-        if self._upload_id is not None and not self._done:
+        self._closed = True
+        if self._upload_id is not None:
             upload_id, self._upload_id = self._upload_id, None
-            # Best effort; a bucket lifecycle rule cleans up whatever is left.
+            # Best effort: the original error matters more than this one, and a
+            # bucket lifecycle rule (AbortIncompleteMultipartUpload) is the backstop.
             with contextlib.suppress(*_BOTO_ERRORS):
-                self._s3.client.abort_multipart_upload(
-                    Bucket=self._s3.config.bucket, Key=self._key, UploadId=upload_id
+                self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=self._key, UploadId=upload_id
                 )
-        self._done = True
+
+    def _check_open(self, action: str) -> None:
+        if self._closed:
+            raise StorageError(
+                f"{action} {self._where} after commit or abort",
+                hint="this is a bug in osidump; please report it",
+            )
 
 
 class _S3Reader:
-    """A streaming body with read(n), close() and the context protocol."""
+    """A streaming object body with read(n), close() and the context protocol."""
 
     def __init__(self, body: Any, where: str):
-        self._body = body
+        self._body = body  # botocore StreamingBody
         self._where = where
 
     def read(self, n: int = -1) -> bytes:
         try:
-            return cast(bytes, self._body.read(None if n < 0 else n))
+            return cast(bytes, self._body.read(None if n is None or n < 0 else n))
         except _BOTO_ERRORS as exc:
             raise _error("read of", self._where, exc) from exc
         except OSError as exc:
-            raise StorageError(f"S3 read of {self._where} failed: {exc}", retryable=True) from exc
+            raise StorageError(
+                f"S3 read of {self._where} failed: {_one_line(exc)}", retryable=True
+            ) from exc
+
+    def readable(self) -> bool:
+        return True
 
     def close(self) -> None:
         self._body.close()
@@ -176,29 +278,42 @@ class _S3Reader:
 
 
 class S3Storage(Storage):
-    def __init__(self, config: S3Config):
+    """A dump under ``s3://bucket/prefix``.
+
+    One boto3 client, created here, is shared by every thread and every
+    :meth:`child` (boto3 clients are thread-safe; sessions are not, so the
+    session is private to the constructor). Credentials come from boto3's own
+    chain (environment, profile, instance role). ``client`` replaces the client,
+    e.g. with a fault-injecting wrapper in tests.
+    """
+
+    def __init__(self, config: S3Config, *, client: S3Client | None = None):
         self.config = config
-        session = boto3.session.Session()
-        self.client: Any = session.client(
-            "s3",
-            endpoint_url=config.endpoint_url,
-            region_name=config.region,
-            config=botocore.config.Config(
-                retries={"max_attempts": config.max_attempts, "mode": "standard"},
-                max_pool_connections=32,
-            ),
-        )
+        if client is None:
+            session = boto3.session.Session()
+            client = session.client(
+                "s3",
+                endpoint_url=config.endpoint_url,
+                region_name=config.region,
+                config=botocore.config.Config(
+                    retries={"max_attempts": config.max_attempts, "mode": "standard"},
+                    max_pool_connections=32,  # enough for --threads up to 32 without waiting
+                ),
+            )
+        self.client: S3Client = client
 
     def describe(self) -> str:
         prefix = f"/{self.config.prefix}" if self.config.prefix else ""
         return f"s3://{self.config.bucket}{prefix}"
+
+    def _where(self, key: str) -> str:
+        return f"s3://{self.config.bucket}/{key}"
 
     def open_write(self, name: str) -> WriteStream:
         return _S3WriteStream(self, name)
 
     def open_read(self, name: str) -> BinaryIO:
         key = self.config.key(name)
-        where = f"s3://{self.config.bucket}/{key}"
         try:
             obj = self.client.get_object(Bucket=self.config.bucket, Key=key)
         except botocore.exceptions.ClientError as exc:
@@ -207,12 +322,14 @@ class S3Storage(Storage):
                     f"{name} is missing from {self.describe()}",
                     hint="the dump is damaged or incomplete",
                 ) from exc
-            raise _error("read of", where, exc) from exc
+            raise _error("read of", self._where(key), exc) from exc
         except _BOTO_ERRORS as exc:
-            raise _error("read of", where, exc) from exc
-        return cast(BinaryIO, _S3Reader(obj["Body"], where))
+            raise _error("read of", self._where(key), exc) from exc
+        return cast(BinaryIO, _S3Reader(obj["Body"], self._where(key)))
 
     def exists(self, name: str) -> bool:
+        """Whether ``name`` is committed. HEAD has no body, so a missing bucket
+        is also a 404 here (False); list() and writes name the bucket instead."""
         key = self.config.key(name)
         try:
             self.client.head_object(Bucket=self.config.bucket, Key=key)
@@ -220,9 +337,9 @@ class S3Storage(Storage):
         except botocore.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
-            raise _error("lookup of", f"s3://{self.config.bucket}/{key}", exc) from exc
+            raise _error("lookup of", self._where(key), exc) from exc
         except _BOTO_ERRORS as exc:
-            raise _error("lookup of", f"s3://{self.config.bucket}/{key}", exc) from exc
+            raise _error("lookup of", self._where(key), exc) from exc
 
     def list(self, prefix: str = "") -> list[str]:
         base = f"{self.config.prefix}/" if self.config.prefix else ""
@@ -230,20 +347,17 @@ class S3Storage(Storage):
         try:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.config.bucket, Prefix=base + prefix):
-                for item in page.get("Contents", []):
-                    names.append(str(item["Key"])[len(base) :])
+                names.extend(item["Key"][len(base) :] for item in page.get("Contents", []))
         except _BOTO_ERRORS as exc:
             raise _error("listing of", self.describe(), exc) from exc
         return sorted(names)
-
-    def child(self, name: str) -> Storage:
-        from dataclasses import replace
-
-        return S3Storage(replace(self.config, prefix=self.config.key(name)))
 
     def delete(self, name: str) -> None:
         key = self.config.key(name)
         try:
             self.client.delete_object(Bucket=self.config.bucket, Key=key)
         except _BOTO_ERRORS as exc:
-            raise _error("delete of", f"s3://{self.config.bucket}/{key}", exc) from exc
+            raise _error("delete of", self._where(key), exc) from exc
+
+    def child(self, name: str) -> Storage:
+        return S3Storage(replace(self.config, prefix=self.config.key(name)), client=self.client)
