@@ -13,7 +13,12 @@ from osidump.engine import storage_s3
 from osidump.engine.errors import ObjectNotFound, StorageError
 from osidump.engine.storage_s3 import MIN_PART, S3Config, S3Storage
 
-from tests.support.faults import FailingS3Client, InjectedFault, StorageWithFailingWrites, StreamWithError
+from tests.support.faults import (
+    FailingS3Client,
+    InjectedFault,
+    StorageWithFailingWrites,
+    StreamWithError,
+)
 from tests.support.s3 import CREDENTIALS
 from tests.support.servers import free_port
 
