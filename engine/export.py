@@ -112,7 +112,6 @@ class Export:
         self.progress = progress or ExportProgress()
         self._cancel = threading.Event()
         self._written: list[_Written] = []
-        self._files: list[str] = []
         self._lock = threading.Lock()
 
     def cancel(self) -> None:
@@ -194,7 +193,6 @@ class Export:
         data = (json.dumps(doc, indent=1) + "\n").encode("utf-8")
         name = schema_file_name(schema.name)
         self.storage.put(name, data)
-        self._files.append(name)
         import hashlib
 
         return FileEntry(path=name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
@@ -263,7 +261,6 @@ class Export:
     def _finish_chunk(self, plan: ChunkPlan, part: int, chunk: ChunkFile) -> None:
         stats = chunk.finish()
         with self._lock:
-            self._files.append(stats.path)
             self._written.append(_Written(plan, part, stats))
         self.progress.add(stored=stats.stored_bytes)
 
@@ -325,10 +322,16 @@ class Export:
         )
 
     def _cleanup(self) -> None:
-        """Best-effort removal of what this run wrote; without a manifest the
+        """Best-effort removal of everything this run wrote. The destination
+        was empty when the export began (``ensure_empty``), so whatever it holds
+        now is ours: listing it also catches a file renamed into place just as
+        Ctrl-C arrived, and local ``.partial`` files. Without a manifest the
         files are unusable anyway, and a full disk needs the space back."""
-        with self._lock:
-            names = list(self._files)
+        try:
+            names = self.storage.list()
+        except OsidumpError:
+            log.warning("could not list %s to clean up", self.storage.describe())
+            return
         for name in names:
             try:
                 self.storage.delete(name)
