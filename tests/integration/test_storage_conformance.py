@@ -1,17 +1,25 @@
-"""One suite that every storage backend passes: local directories, memory, and
-S3 over the real protocol (moto's server on 127.0.0.1)."""
+"""One suite that every storage backend passes (after litestream's
+replica_client_test.go): local directories, memory, and S3 over the real
+protocol (moto's server on 127.0.0.1, fixtures in tests/conftest.py).
+
+S3 runs with the smallest part size S3 allows (5 MiB), so a 12 MiB object is
+three parts, the last one short."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from osidump.engine.errors import DestinationNotEmpty, ManifestError, ObjectNotFound, StorageError
+from osidump.engine.errors import DestinationNotEmpty, ManifestError, ObjectNotFound
 from osidump.engine.storage import LocalStorage, MemoryStorage, Storage, open_storage
 from osidump.engine.storage_s3 import MIN_PART, S3Config, S3Storage
+
+from tests.support.faults import FailingS3Client
+
+UNSAFE = ["../x", "/abs", "a//b", "a/./b", "a\\b", "", "a/../../b", "data/..", "x/", "a\x00b", "a b"]
 
 
 @pytest.fixture(params=["local", "memory", "s3"])
@@ -23,111 +31,198 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]
     else:
         endpoint = request.getfixturevalue("s3_endpoint_url")
         bucket = request.getfixturevalue("s3_bucket")
-        yield S3Storage(S3Config(bucket=bucket, prefix="backups/nightly", endpoint_url=endpoint,
-                                 part_size=MIN_PART))
+        config = S3Config(bucket=bucket, prefix="backups/nightly", endpoint_url=endpoint, part_size=MIN_PART)
+        # Never fails (no such operation); counts calls, to prove "no I/O".
+        counting = FailingS3Client(S3Storage(config).client, operation="(none)")
+        yield S3Storage(config, client=counting)
+
+
+def _io_done(storage: Storage) -> int:
+    """How much the backend has touched: files, objects, or S3 calls."""
+    if isinstance(storage, S3Storage):
+        return sum(storage.client.calls.values())  # type: ignore[attr-defined]
+    if isinstance(storage, LocalStorage):
+        return sum(len(files) + 1 for _d, _s, files in os.walk(storage.root))
+    assert isinstance(storage, MemoryStorage)
+    return len(storage.objects)
+
+
+def _odd_sizes(total: int) -> Iterator[tuple[int, int]]:
+    """Write boundaries that never line up with a part: 1 byte, primes, a part
+    plus one, then whatever is left."""
+    pos = 0
+    for size in [1, 1000, 3 * 1024 * 1024 + 17, 7, MIN_PART + 1, 999_983]:
+        yield pos, min(size, total - pos)
+        pos += size
+        if pos >= total:
+            return
+    yield pos, total - pos
 
 
 def test_put_get_round_trip(storage: Storage) -> None:
     storage.put("manifest.json", b'{"a": 1}')
     assert storage.get("manifest.json") == b'{"a": 1}'
     assert storage.exists("manifest.json")
+    storage.put("manifest.json", b"replaced")
+    assert storage.get("manifest.json") == b"replaced"
+
+
+def test_empty_object(storage: Storage) -> None:
+    stream = storage.open_write("data/empty")
+    stream.commit()
+    assert storage.exists("data/empty")
+    assert storage.get("data/empty") == b""
 
 
 def test_large_object_streams_in_parts(storage: Storage) -> None:
-    data = os.urandom(MIN_PART * 2 + 12345)
-    stream = storage.open_write("data/db/t/000000-0000.sql.zst")
-    pos = 0
-    for size in [1, 1000, 3 * 1024 * 1024, 7, MIN_PART, len(data)]:
+    data = os.urandom(12 * 1024 * 1024 + 12345)
+    name = "data/db/t/000000-0000.sql.zst"
+    stream = storage.open_write(name)
+    for pos, size in _odd_sizes(len(data)):
         stream.write(data[pos : pos + size])
-        pos += size
-    assert not storage.exists("data/db/t/000000-0000.sql.zst")  # nothing before commit
     stream.commit()
-    with storage.open_read("data/db/t/000000-0000.sql.zst") as fh:
-        chunks = []
-        while block := fh.read(1 << 20):
+    chunks = []
+    with storage.open_read(name) as fh:
+        while block := fh.read(777_777):
             chunks.append(block)
     assert b"".join(chunks) == data
+    assert storage.list("data/") == [name]
+
+
+def test_nothing_visible_before_commit(storage: Storage, request: pytest.FixtureRequest) -> None:
+    if isinstance(storage, LocalStorage):
+        request.applymarker(pytest.mark.xfail(
+            strict=True, reason="LocalStorage.list() shows the writer's NAME.partial temp file"))
+    name = "data/db/t/000001-0000.sql.zst"
+    stream = storage.open_write(name)
+    stream.write(b"a few bytes")
+    stream.write(os.urandom(MIN_PART + 3))  # on S3, one part has gone up by now
+    assert not storage.exists(name)
+    with pytest.raises(ObjectNotFound):
+        storage.open_read(name)
+    try:
+        assert storage.list() == []
+    finally:
+        stream.abort()
+
+
+def test_nothing_visible_under_the_name_before_commit(storage: Storage) -> None:
+    """The part of the rule every backend keeps today (see the xfail above)."""
+    name = "data/db/t/000001-0000.sql.zst"
+    stream = storage.open_write(name)
+    stream.write(os.urandom(MIN_PART + 3))
+    assert not storage.exists(name)
+    assert name not in storage.list()
+    with pytest.raises(ObjectNotFound):
+        storage.open_read(name)
+    stream.commit()
+    assert storage.exists(name)
 
 
 def test_abort_leaves_nothing(storage: Storage) -> None:
+    for size in (10, MIN_PART + 10):  # before and after the first full part
+        stream = storage.open_write("data/x.sql.zst")
+        stream.write(os.urandom(size))
+        stream.abort()
+        stream.abort()  # twice is harmless
+        assert not storage.exists("data/x.sql.zst")
+        assert storage.list() == []
+
+
+def test_put_that_fails_midway_leaves_nothing(storage: Storage) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield os.urandom(MIN_PART + 1)
+        raise RuntimeError("producer failed")
+
     stream = storage.open_write("data/x.sql.zst")
-    stream.write(os.urandom(MIN_PART + 10))
-    stream.abort()
-    assert not storage.exists("data/x.sql.zst")
+    with pytest.raises(RuntimeError):
+        try:
+            for block in chunks():
+                stream.write(block)
+        except BaseException:
+            stream.abort()
+            raise
     assert storage.list() == []
 
 
-def test_list_prefix_sorted_and_delete(storage: Storage) -> None:
-    for name in ["schema/b.json", "data/z/1", "data/a/2", "manifest.json"]:
+def test_list_prefix_sorted(storage: Storage) -> None:
+    # "a-b" sorts before "a/b" ('-' < '/'): the order is plain string order.
+    names = ["schema/b.json", "data/z/1", "data/a/2", "manifest.json", "data/a-b", "data/a/10"]
+    for name in names:
         storage.put(name, b"x")
-    assert storage.list() == ["data/a/2", "data/z/1", "manifest.json", "schema/b.json"]
-    assert storage.list("data/") == ["data/a/2", "data/z/1"]
+    assert storage.list() == sorted(names)
+    assert storage.list("data/") == ["data/a-b", "data/a/10", "data/a/2", "data/z/1"]
+    assert storage.list("data/a/") == ["data/a/10", "data/a/2"]
+    assert storage.list("nothing/") == []
+
+
+def test_exists_and_delete(storage: Storage) -> None:
+    storage.put("data/z/1", b"x")
+    storage.put("data/z/2", b"y")
+    assert storage.exists("data/z/1")
     storage.delete("data/z/1")
     assert not storage.exists("data/z/1")
-    with pytest.raises(DestinationNotEmpty):
-        storage.ensure_empty()
+    assert storage.list() == ["data/z/2"]
+    storage.delete("data/z/1")  # deleting what is gone is not an error
+    with pytest.raises(ObjectNotFound):
+        storage.get("data/z/1")
 
 
 def test_missing_object(storage: Storage) -> None:
     with pytest.raises(ObjectNotFound):
         storage.open_read("data/nope")
     assert not storage.exists("data/nope")
+
+
+def test_ensure_empty(storage: Storage) -> None:
     storage.ensure_empty()
+    storage.put("data/a/1", b"x")
+    with pytest.raises(DestinationNotEmpty, match="not empty"):
+        storage.ensure_empty()
 
 
-@pytest.mark.parametrize("name", ["../x", "/abs", "a//b", "a/./b", "a\\b", "", "a/../../b"])
+def test_concurrent_writers_share_one_storage(storage: Storage) -> None:
+    """Export workers each own a writer on one shared storage (one S3 client)."""
+    blobs = {f"data/t/{i:06d}": os.urandom(MIN_PART + 1000 * i) for i in range(4)}
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            stream = storage.open_write(name)
+            data = blobs[name]
+            for pos in range(0, len(data), 1 << 20):
+                stream.write(data[pos : pos + (1 << 20)])
+            stream.commit()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in blobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert storage.list() == sorted(blobs)
+    for name, data in blobs.items():
+        assert storage.get(name) == data
+
+
+@pytest.mark.parametrize("name", UNSAFE)
 def test_unsafe_names_refused_before_any_io(storage: Storage, name: str) -> None:
-    with pytest.raises(ManifestError):
-        storage.open_read(name)
-    with pytest.raises(ManifestError):
-        storage.open_write(name)
-
-
-def test_s3_failed_part_aborts_the_multipart_upload(s3_endpoint_url: str, s3_bucket: str) -> None:
-    s3 = S3Storage(S3Config(bucket=s3_bucket, endpoint_url=s3_endpoint_url, part_size=MIN_PART))
-
-    class FailSecondPart:
-        """A named fake around the real client: the second upload_part fails."""
-
-        def __init__(self, real: Any):
-            self.real = real
-            self.parts = 0
-
-        def upload_part(self, **kw: Any) -> Any:
-            self.parts += 1
-            if self.parts == 2:
-                import botocore.exceptions
-
-                raise botocore.exceptions.EndpointConnectionError(endpoint_url="injected")
-            return self.real.upload_part(**kw)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.real, name)
-
-    real = s3.client
-    s3.client = FailSecondPart(real)
-    stream = s3.open_write("data/big.sql.zst")
-    with pytest.raises(StorageError, match="big.sql.zst"):
-        stream.write(os.urandom(MIN_PART * 3))
-    assert real.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
-    assert not s3.exists("data/big.sql.zst")
-
-
-def test_s3_unreachable_endpoint_is_a_one_line_storage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.support.servers import free_port
-
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
-    s3 = S3Storage(S3Config(bucket="b", endpoint_url=f"http://127.0.0.1:{free_port()}", max_attempts=1))
-    with pytest.raises(StorageError) as info:
-        s3.list()
-    assert "\n" not in info.value.message
-
-
-def test_open_storage_dispatches_on_the_scheme(tmp_path: Path, s3_endpoint_url: str) -> None:
-    assert isinstance(open_storage(str(tmp_path)), LocalStorage)
-    s3 = open_storage("s3://bucket/some/prefix/", s3_endpoint_url=s3_endpoint_url)
-    assert isinstance(s3, S3Storage) and s3.describe() == "s3://bucket/some/prefix"
+    before = _io_done(storage)
+    calls: list[Callable[[], object]] = [
+        lambda: storage.open_read(name),
+        lambda: storage.open_write(name),
+        lambda: storage.exists(name),
+        lambda: storage.delete(name),
+        lambda: storage.put(name, b"x"),
+        lambda: storage.get(name),
+        lambda: storage.child(name),
+    ]
+    for call in calls:
+        with pytest.raises(ManifestError):
+            call()
+    assert _io_done(storage) == before
 
 
 def test_child_is_a_storage_under_a_name(storage: Storage) -> None:
@@ -141,3 +236,20 @@ def test_child_is_a_storage_under_a_name(storage: Storage) -> None:
     assert not storage.exists("shop-2026-11-28/manifest.json")
     with pytest.raises(ManifestError):
         storage.child("../escape")
+
+
+def test_s3_keys_are_prefix_plus_name(s3_endpoint_url: str, s3_bucket: str) -> None:
+    s3 = S3Storage(S3Config.from_url(f"s3://{s3_bucket}/backups/nightly/", endpoint_url=s3_endpoint_url))
+    s3.put("data/a/1", b"x")
+    # A sibling prefix that shares the first characters is not part of this dump.
+    s3.client.put_object(Bucket=s3_bucket, Key="backups/nightly2/data/a/1", Body=b"y")
+    keys = [o["Key"] for o in s3.client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    assert sorted(keys) == ["backups/nightly/data/a/1", "backups/nightly2/data/a/1"]
+    assert s3.list() == ["data/a/1"]
+    assert s3.describe() == f"s3://{s3_bucket}/backups/nightly"
+
+
+def test_open_storage_dispatches_on_the_scheme(tmp_path: Path, s3_endpoint_url: str) -> None:
+    assert isinstance(open_storage(str(tmp_path)), LocalStorage)
+    s3 = open_storage("s3://bucket/some/prefix/", s3_endpoint_url=s3_endpoint_url)
+    assert isinstance(s3, S3Storage) and s3.describe() == "s3://bucket/some/prefix"
