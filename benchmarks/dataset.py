@@ -1,5 +1,7 @@
 """A realistic, deterministic dataset built server-side (sequence engine), so
-generating 400+ MB takes seconds, not a Python loop."""
+generating 400+ MB takes seconds, not a Python loop. Scale 1.0 is ~430 MB of
+InnoDB data_length; every value is a function of the row number (RAND is seeded
+per row), so two runs at one scale hold the same bytes."""
 
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ def build(conn: Any, db: str, scale: float) -> dict[str, int]:
     cur.execute(f"CREATE DATABASE `{db}` DEFAULT CHARACTER SET utf8mb4")
     cur.execute(f"USE `{db}`")
     rows = {
-        "orders": _n(600_000, scale),
+        "orders": _n(450_000, scale),
         "order_items": _n(1_000_000, scale),
-        "documents": _n(60_000, scale),
+        "documents": _n(45_000, scale),
         "events_log": _n(300_000, scale),
         "legacy_latin1": _n(200_000, scale),
     }
@@ -28,13 +30,18 @@ def build(conn: Any, db: str, scale: float) -> dict[str, int]:
              id BIGINT UNSIGNED PRIMARY KEY, customer_id INT NOT NULL,
              status ENUM('new','paid','shipped','cancelled') NOT NULL,
              total DECIMAL(12,2) NOT NULL, created DATETIME(6) NOT NULL,
-             note VARCHAR(255), payload JSON, KEY (customer_id), KEY (created))""",
+             note VARCHAR(255), payload JSON, flags BIT(8) NOT NULL, ship_date DATE,
+             ship_time TIME(3), model_year YEAR, ref BINARY(16) NOT NULL, rating TINYINT,
+             discount DOUBLE, KEY (customer_id), KEY (created))""",
         f"""INSERT INTO orders SELECT seq, seq MOD 50000,
              ELT(1 + seq MOD 4, 'new','paid','shipped','cancelled'),
              (seq MOD 100000) / 7, '2024-01-01' + INTERVAL seq SECOND,
              IF(seq MOD 5 = 0, NULL, CONCAT('note ', MD5(seq), ' é ✓')),
              JSON_OBJECT('sku', MD5(seq), 'qty', seq MOD 9, 'tags', JSON_ARRAY('a', seq MOD 3, 'ü'),
-                         'addr', REPEAT(SHA2(seq, 256), 2))
+                         'addr', REPEAT(SHA2(seq, 256), 2)),
+             seq MOD 256, IF(seq MOD 7 = 0, NULL, '2024-01-01' + INTERVAL seq MOD 900 DAY),
+             SEC_TO_TIME(seq MOD 86400 + 0.125), 1990 + seq MOD 40, UNHEX(MD5(seq)),
+             FLOOR(RAND(seq) * 11) - 5, RAND(seq + 1) * 100
            FROM seq_1_to_{rows["orders"]}""",
         """CREATE TABLE order_items (
              order_id BIGINT UNSIGNED NOT NULL, line SMALLINT NOT NULL, sku CHAR(12) NOT NULL,
@@ -62,6 +69,10 @@ def build(conn: Any, db: str, scale: float) -> dict[str, int]:
         "CREATE VIEW big_paid AS SELECT id FROM paid_orders WHERE total > 1000",
         """CREATE TRIGGER items_bi BEFORE INSERT ON order_items FOR EACH ROW
              SET NEW.qty = GREATEST(NEW.qty, 1)""",
+        """CREATE EVENT purge_events ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 03:00:00'
+             DISABLE DO DELETE FROM events_log WHERE ts < NOW() - INTERVAL 1 YEAR""",
+        """CREATE FUNCTION order_total(oid BIGINT) RETURNS DECIMAL(12,2) READS SQL DATA
+             RETURN (SELECT total FROM orders WHERE id = oid)""",
         """CREATE PROCEDURE cancel_order(IN oid BIGINT)
              UPDATE orders SET status = 'cancelled' WHERE id = oid""",
     ]
@@ -94,3 +105,45 @@ def checksums(conn: Any, db: str) -> dict[str, int]:
         cur.execute(f"CHECKSUM TABLE `{db}`.`{name}`")
         out[name] = cur.fetchone()[1]
     return out
+
+
+def table_bytes(conn: Any, db: str) -> dict[str, int]:
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT TABLE_NAME, DATA_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"
+        " AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+        (db,),
+    )
+    return {name: int(size) for name, size in cur.fetchall()}
+
+
+def objects(conn: Any, db: str) -> dict[str, list[str]]:
+    """Names of the views, triggers, routines and events: a restore must bring them all."""
+    cur = conn.cursor()
+    queries = {
+        "views": "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s",
+        "triggers": "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s",
+        "routines": "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s",
+        "events": "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s",
+    }
+    out = {}
+    for kind, sql in queries.items():
+        cur.execute(sql, (db,))
+        out[kind] = sorted(row[0] for row in cur.fetchall())
+    return out
+
+
+def differences(conn: Any, source: str, target: str) -> list[str]:
+    """What a restore into ``target`` got wrong; empty if it matches ``source``."""
+    want, got = checksums(conn, source), checksums(conn, target)
+    problems = [
+        f"CHECKSUM TABLE differs: {t}" if t in got else f"missing table {t}"
+        for t in want
+        if got.get(t) != want[t]
+    ]
+    want_obj, got_obj = objects(conn, source), objects(conn, target)
+    for kind, names in want_obj.items():
+        missing = sorted(set(names) - set(got_obj[kind]))
+        if missing:
+            problems.append(f"missing {kind}: {', '.join(missing)}")
+    return problems

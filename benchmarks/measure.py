@@ -131,11 +131,10 @@ def run(
     rest = [
         line
         for line in lines
-        if not line.startswith(_MARK) and not line.startswith(("Command exited", "Command terminated"))
+        if not line.startswith(_MARK)
+        and not line.startswith(("Command exited", "Command terminated"))
     ]
-    return Measurement(
-        elapsed, rss, max(sampler.peak, rss), proc.returncode, " | ".join(rest[-3:])
-    )
+    return Measurement(elapsed, rss, max(sampler.peak, rss), proc.returncode, " | ".join(rest[-3:]))
 
 
 def dir_bytes(path: str) -> int:

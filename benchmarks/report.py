@@ -16,8 +16,13 @@ def _fmt_s(s: dict[str, float]) -> str:
     return f"{s['median']:.2f} s ({s['min']:.2f}–{s['max']:.2f})"
 
 
-def build_rows(results: dict[str, Any], raw_bytes: int) -> list[dict[str, Any]]:
-    rows = []
+def build_rows(
+    results: dict[str, Any], raw_bytes: int, unavailable: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [
+        {"tool": tool, "phase": "export", "failed": [why], "unavailable": True}
+        for tool, why in (unavailable or {}).items()
+    ]
     for tool, phases in results.items():
         for phase, runs in phases.items():
             ok = [r for r in runs if r["ok"]]
@@ -43,6 +48,7 @@ def build_rows(results: dict[str, Any], raw_bytes: int) -> list[dict[str, Any]]:
                     "seconds": secs,
                     "mb_s": raw_bytes / 1e6 / secs["median"],
                     "rss_mb": max(r["peak_rss_kb"] for r in ok) / 1024,
+                    "tree_rss_mb": max(r.get("tree_rss_kb", 0) for r in ok) / 1024,
                     "output_mb": ok[-1].get("output_bytes", 0) / 1e6,
                     "failed": failures,
                 }
@@ -50,28 +56,46 @@ def build_rows(results: dict[str, Any], raw_bytes: int) -> list[dict[str, Any]]:
     return rows
 
 
+OSIDUMP = ("osidump", "osidump (S3)")
+PEERS = ("mariadb-dump|zstd", "mydumper")
+FLOOR = "floor (SELECT *)"
+
+
+def _ratio(mine: float, other: float) -> str:
+    return f"{mine / other:.2f}x" if other else "n/a"
+
+
 def ratios(rows: list[dict[str, Any]]) -> list[str]:
+    """Each osidump figure over each peer's (and the floor's, for export)."""
     by: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         if "seconds" in r:
             by[(r["tool"], r["phase"])] = r
-        elif "wrong_seconds" in r:  # compared, but flagged
+        elif "wrong_seconds" in r:  # compared, but flagged: the peer's answer was wrong
             by[(r["tool"], r["phase"])] = {**r, "seconds": r["wrong_seconds"], "wrong": True}
     lines = []
-    for osi in ("osidump", "osidump (S3)"):
+    for osi in OSIDUMP:
         for phase in ("export", "restore"):
             mine = by.get((osi, phase))
             if not mine:
                 continue
-            parts = []
-            for peer in ("mariadb-dump|zstd", "mydumper", "floor (SELECT *)"):
-                other = by.get((peer, phase if peer != "floor (SELECT *)" else "export"))
-                if other and (peer != "floor (SELECT *)" or phase == "export"):
-                    parts.append(
-                        f"{mine['seconds']['median'] / other['seconds']['median']:.2f}x {peer}"
-                    )
-            if parts:
-                lines.append(f"- {osi} {phase}: " + ", ".join(parts))
+            others = [*PEERS, FLOOR] if phase == "export" else list(PEERS)
+            for peer in others:
+                other = by.get((peer, phase))
+                if not other:
+                    continue
+                parts = [f"time {_ratio(mine['seconds']['median'], other['seconds']['median'])}"]
+                if "rss_mb" in mine and "rss_mb" in other:
+                    parts.append(f"peak RSS {_ratio(mine['rss_mb'], other['rss_mb'])}")
+                    parts.append(f"tree RSS {_ratio(mine['tree_rss_mb'], other['tree_rss_mb'])}")
+                if phase == "export" and peer != FLOOR and "output_mb" in other:
+                    parts.append(f"output {_ratio(mine['output_mb'], other['output_mb'])}")
+                flag = (
+                    " (peer's restore was WRONG; its time is shown for scale)"
+                    if other.get("wrong")
+                    else ""
+                )
+                lines.append(f"- {osi} {phase} vs {peer}: {', '.join(parts)}{flag}")
     return lines
 
 
@@ -81,34 +105,45 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"{meta['reps']} repetitions, {meta['threads']} threads",
         "",
         f"Machine: {meta['machine']}. Server: {meta['server']}. Run {meta['when']}.",
-        "Wall time is the median with (min–max); MB/s is raw data / median time; RSS is the peak of the",
-        "largest process of the tool (for a pipeline, its biggest member). Every restore was checked with",
-        "CHECKSUM TABLE against the source; a mismatch counts as a failure, not a time.",
         "",
-        "| tool | phase | wall time | MB/s | peak RSS | output |",
-        "|---|---|---|---|---|---|",
+        "Wall time is the median with (min–max) over the repetitions, which ran interleaved",
+        "(rep 1 of every tool, then rep 2, ...). MB/s is raw data / median time. Peak RSS is",
+        "exact for the largest single process (GNU time; for a pipeline, its biggest member);",
+        "tree RSS is the whole process tree summed (pipelines included), sampled every 50 ms.",
+        "Both are the maximum over the repetitions. Every restore went into a fresh database",
+        "and was checked with CHECKSUM TABLE per table plus the names of views, triggers,",
+        "routines and events; a mismatch is a FAILURE (its time shown beside it), not a time.",
+        "",
+        "| tool | phase | wall time | MB/s | peak RSS | tree RSS | output |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         r = {**r, "tool": r["tool"].replace("|", "\\|")}  # a pipe would split the table cell
+        if r.get("unavailable"):
+            out.append(f"| {r['tool']} | - | {r['failed'][0]} | | | | |")
+            continue
         if "seconds" not in r:
             took = (
                 f" (wrong result after {_fmt_s(r['wrong_seconds'])})"
                 if "wrong_seconds" in r
                 else ""
             )
-            out.append(f"| {r['tool']} | {r['phase']} | FAILED: {r['failed'][0]}{took} | | | |")
+            out.append(f"| {r['tool']} | {r['phase']} | FAILED: {r['failed'][0]}{took} | | | | |")
             continue
-        fail = f" ({len(r['failed'])} failed)" if r["failed"] else ""
+        fail = f" ({len(r['failed'])} failed: {r['failed'][0]})" if r["failed"] else ""
         output = f"{r['output_mb']:.0f} MB" if r["phase"] == "export" else "-"
         out.append(
             f"| {r['tool']} | {r['phase']} | {_fmt_s(r['seconds'])}{fail} | {r['mb_s']:.0f} | "
-            f"{r['rss_mb']:.0f} MB | {output} |"
+            f"{r['rss_mb']:.0f} MB | {r['tree_rss_mb']:.0f} MB | {output} |"
         )
     out += [
         "",
-        "Ratios (osidump time / peer time, median; below 1.0 is faster):",
+        "Ratios (osidump figure / peer figure, medians for time; below 1.0 is faster or smaller):",
         "",
-        *ratios(rows),
+        *(ratios(rows) or ["- (no osidump rows to compare)"]),
+        "",
+        "Tables (InnoDB data_length, MB): "
+        + ", ".join(f"{t} {b / 1e6:.0f}" for t, b in meta.get("table_bytes", {}).items()),
         "",
     ]
     out += ["Tool versions:", "", *[f"- {k}: {v}" for k, v in meta["versions"].items()], ""]
@@ -123,8 +158,8 @@ def chart(rows: list[dict[str, Any]], path: str) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib not installed (pip install '.[bench]'); no chart"
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, phase in zip(axes, ("export", "restore"), strict=True):
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    for ax, phase in zip(axes[:2], ("export", "restore"), strict=True):
         data = []
         for r in rows:
             if r["phase"] != phase:
@@ -149,6 +184,15 @@ def chart(rows: list[dict[str, Any]], path: str) -> str | None:
                 bar.set_hatch("//")
         ax.set_title(f"{phase} wall time (s), lower is better")
         ax.invert_yaxis()
+    mem = [r for r in rows if "tree_rss_mb" in r]
+    ax = axes[2]
+    ax.barh(
+        [f"{r['tool']} {r['phase']}" for r in mem],
+        [r["tree_rss_mb"] for r in mem],
+        color=["#2b7bba" if r["tool"].startswith("osidump") else "#999999" for r in mem],
+    )
+    ax.set_title("peak RSS of the process tree (MB)")
+    ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return None
@@ -156,7 +200,7 @@ def chart(rows: list[dict[str, Any]], path: str) -> str | None:
 
 def write(results: dict[str, Any], meta: dict[str, Any], out_dir: str) -> str:
     os.makedirs(out_dir, exist_ok=True)
-    rows = build_rows(results, meta["dataset_bytes"])
+    rows = build_rows(results, meta["dataset_bytes"], meta.get("unavailable"))
     md = markdown(rows, meta)
     with open(os.path.join(out_dir, "latest.md"), "w") as fh:
         fh.write(md)

@@ -2,10 +2,12 @@
 
     python -m benchmarks.run --scale 1.0 --reps 3
 
-Starts a throwaway MariaDB (tests/support/servers.py), builds the dataset,
-then for each repetition runs every tool's dump and restore in turn
-(interleaved, so machine noise hits all alike), checks every restore with
-CHECKSUM TABLE, and writes benchmarks/results/latest.{md,json,png}.
+Starts a throwaway MariaDB (tests/support/servers.py: binlog on, 2 GiB buffer
+pool), builds the dataset, reads it once to warm the buffer pool, then for each
+repetition runs every tool's dump and restore in turn (interleaved, so machine
+noise hits all alike), checks every restore with CHECKSUM TABLE and the list of
+views, triggers, routines and events, and writes {md,json,png} to --output-dir.
+A tool that cannot run shows as "not available: <why>"; the others still run.
 """
 
 from __future__ import annotations
@@ -46,13 +48,29 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
 
 
+TOOL_KEYS = ("floor", "osidump", "osidump-s3", "mariadb-dump", "mydumper")
+
+
 def _entry(rep: int, m: Measurement) -> dict[str, Any]:
     return {
         "rep": rep,
         "seconds": m.seconds,
         "peak_rss_kb": m.peak_rss_kb,
+        "tree_rss_kb": m.tree_rss_kb,
         "ok": m.returncode == 0,
-        "error": m.stderr_tail,
+        "error": m.stderr_tail if m.returncode == 0 else m.stderr_tail or f"exit {m.returncode}",
+    }
+
+
+def _failure(rep: int, exc: Exception) -> dict[str, Any]:
+    """The harness's own step around a tool raised: a failed run, not a crash of the run."""
+    return {
+        "rep": rep,
+        "seconds": 0.0,
+        "peak_rss_kb": 0,
+        "tree_rss_kb": 0,
+        "ok": False,
+        "error": f"{type(exc).__name__}: {exc}",
     }
 
 
@@ -61,9 +79,48 @@ def _record(results: dict[str, Any], tool: str, phase: str, entry: dict[str, Any
     outcome = "" if entry["ok"] else f" FAILED: {entry['error']}"
     print(
         f"rep {entry['rep']} {tool} {phase}: {entry['seconds']:.2f} s, "
-        f"{entry['peak_rss_kb'] / 1024:.0f} MB{outcome}",
+        f"{entry['peak_rss_kb'] / 1024:.0f} MB (tree {entry['tree_rss_kb'] / 1024:.0f} MB)"
+        f"{outcome}",
         flush=True,
     )
+
+
+def _target(rep: int, tool: Tool) -> str:
+    slug = "".join(c if c.isalnum() else "_" for c in tool.name).strip("_")
+    return f"bench_r{rep}_{slug}"
+
+
+def _one_round(
+    rep: int, tool: Tool, ctx: Context, conn: Any, env: dict[str, str], results: dict[str, Any]
+) -> None:
+    """Dump with ``tool``, restore into a fresh database, verify it, drop it."""
+    try:
+        tool.clean(ctx)
+        m = run(tool.dump(ctx), env=env)
+        entry = _entry(rep, m)
+        if m.returncode == 0:
+            entry["output_bytes"] = tool.output_bytes(ctx)
+    except Exception as exc:  # a broken tool must not take the peers' rows with it
+        entry = _failure(rep, exc)
+    _record(results, tool.name, "export", entry)
+    if not tool.restores or not entry["ok"]:
+        return
+    target = _target(rep, tool)
+    cur = conn.cursor()
+    cur.execute(f"DROP DATABASE IF EXISTS `{target}`")
+    try:
+        r = run(tool.restore(ctx, target), env=env)
+        entry = _entry(rep, r)
+        if r.returncode == 0:
+            problems = dataset.differences(conn, ctx.db, target)
+            if problems:
+                entry.update(ok=False, wrong_result=True, error="; ".join(problems))
+    except Exception as exc:
+        entry = _failure(rep, exc)
+    _record(results, tool.name, "restore", entry)
+    cur.execute(f"DROP DATABASE IF EXISTS `{target}`")
+    # The restore went through the binlog like a real one; drop it so disk use stays flat.
+    cur.execute("RESET MASTER")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,104 +128,120 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--scale", type=float, default=1.0, help="1.0 is ~450 MB raw; 0.05 for a smoke run"
+        "--scale", type=float, default=1.0, help="1.0 is ~430 MB raw; 0.05 for a smoke run"
     )
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--tools", default="osidump,osidump-s3,mariadb-dump,mydumper,floor")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions; the median is quoted")
+    parser.add_argument("--threads", type=int, default=2, help="workers for every parallel tool")
+    parser.add_argument(
+        "--tools", default=",".join(TOOL_KEYS), help=f"comma-separated subset of {TOOL_KEYS}"
+    )
+    parser.add_argument(
+        "--keep-server", action="store_true", help="leave the server and dataset running"
+    )
     parser.add_argument("--output-dir", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
+    wanted = [t for t in args.tools.split(",") if t]
+    unknown = sorted(set(wanted) - set(TOOL_KEYS))
+    if unknown or args.reps < 1 or args.scale <= 0 or args.threads < 1:
+        parser.error(f"unknown tools {unknown}" if unknown else "reps, scale, threads must be > 0")
 
     from tests.support.servers import ThrowawayServer
 
-    wanted = set(args.tools.split(","))
-    tools: list[Tool] = []
-    floor = Floor()
-    catalog: list[tuple[str, Tool]] = [
-        ("floor", floor),
-        ("osidump", OsidumpLocal()),
-        ("osidump-s3", OsidumpS3()),
-        ("mariadb-dump", MariadbDump()),
-        ("mydumper", Mydumper()),
-    ]
-    moto = None
-    env: dict[str, str] = {}
+    server = ThrowawayServer(binlog=True, buffer_pool="2G")
+    server.start()
     workdir = tempfile.mkdtemp(prefix="osidump-bench-")
-    with ThrowawayServer(binlog=False, buffer_pool="2G") as server:
-        conn = server.connect()
-        print(
-            f"server {server.host}:{server.port}; building the dataset at scale {args.scale} ...",
-            flush=True,
-        )
-        started = time.monotonic()
-        counts = dataset.build(conn, "bench", args.scale)
-        raw = dataset.raw_bytes(conn, "bench")
-        source_sums = dataset.checksums(conn, "bench")
-        print(
-            f"dataset: {raw / 1e6:.0f} MB in {time.monotonic() - started:.0f} s, rows {counts}",
-            flush=True,
-        )
-        floor.tables = tuple(source_sums)
-        ctx = Context(
-            host=server.host, port=server.port, db="bench", workdir=workdir, threads=args.threads
-        )
+    moto: Any = None
+    try:
         if "osidump-s3" in wanted:
             import logging
 
-            from tests.support.s3 import CREDENTIALS, MotoS3
+            from tests.support.s3 import MotoS3
 
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-            moto = MotoS3()
-            env.update(CREDENTIALS)
-            os.environ.update(CREDENTIALS)
+            moto = MotoS3()  # in-process: its CPU is shared like the server's
             moto.client().create_bucket(Bucket="bench")
-            ctx.s3_endpoint, ctx.s3_bucket = moto.endpoint_url, "bench"
-            OsidumpS3.url_base = moto.endpoint_url
-        for key, tool in catalog:
-            if key not in wanted:
-                continue
-            why = tool.available()
-            if why:
-                print(f"skipping {tool.name}: {why}", flush=True)
-                continue
-            tools.append(tool)
-        results: dict[str, Any] = {
-            t.name: {"export": [], **({"restore": []} if t.restores else {})} for t in tools
-        }
-        run(floor.dump(ctx))  # warm the buffer pool before the first timing
-        for rep in range(1, args.reps + 1):
-            for tool in tools:
-                tool.clean(ctx)
-                m = run(tool.dump(ctx), env=env)
-                entry = _entry(rep, m)
-                if m.returncode == 0:
-                    entry["output_bytes"] = tool.output_bytes(ctx)
-                _record(results, tool.name, "export", entry)
-                if not tool.restores or m.returncode != 0:
-                    continue
-                target = f"bench_r{rep}_{tool.name.split()[0].replace('-', '_').replace('|', '_')}"
-                conn.cursor().execute(f"DROP DATABASE IF EXISTS `{target}`")
-                r = run(tool.restore(ctx, target), env=env)
-                entry = _entry(rep, r)
-                if r.returncode == 0:
-                    got = dataset.checksums(conn, target)
-                    if got != source_sums:
-                        bad = sorted(t for t in source_sums if got.get(t) != source_sums[t])
-                        entry.update(
-                            ok=False,
-                            wrong_result=True,
-                            error=f"CHECKSUM TABLE differs: {', '.join(bad)}",
-                        )
-                _record(results, tool.name, "restore", entry)
-                conn.cursor().execute(f"DROP DATABASE IF EXISTS `{target}`")
-            for tool in tools:
-                tool.clean(ctx)
-        cur = conn.cursor()
-        cur.execute("SELECT VERSION()")
-        server_version = cur.fetchone()[0]
+        results, meta = _bench(args, wanted, server, workdir, moto)
+    finally:
+        if moto is not None:
+            moto.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep_server:
+            print(
+                f"server kept: mariadb -h {server.host} -P {server.port} -u root bench\n"
+                f"stop it with: kill {server.process.pid if server.process else '?'}; "
+                f"rm -rf {server.basedir}",
+                flush=True,
+            )
+        else:
+            server.cleanup()
+    print(report.write(results, meta, args.output_dir))
+    osidump_runs = [
+        e
+        for name in ("osidump", "osidump (S3)")
+        if name in results
+        for runs in results[name].values()
+        for e in runs
+    ]
+    asked_osidump = any(t.startswith("osidump") for t in wanted)
+    return (
+        1 if asked_osidump and (not osidump_runs or not all(e["ok"] for e in osidump_runs)) else 0
+    )
+
+
+def _bench(
+    args: argparse.Namespace, wanted: list[str], server: Any, workdir: str, moto: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    conn = server.connect()
+    print(f"server {server.host}:{server.port}; building the dataset at scale {args.scale} ...")
+    started = time.monotonic()
+    counts = dataset.build(conn, "bench", args.scale)
+    raw = dataset.raw_bytes(conn, "bench")
+    print(f"dataset: {raw / 1e6:.0f} MB in {time.monotonic() - started:.0f} s, rows {counts}")
+    env: dict[str, str] = {}
+    ctx = Context(
+        host=server.host, port=server.port, db="bench", workdir=workdir, threads=args.threads
+    )
     if moto is not None:
-        moto.stop()
-    shutil.rmtree(workdir, ignore_errors=True)
+        from tests.support.s3 import CREDENTIALS
+
+        env.update(CREDENTIALS)
+        ctx.env = dict(CREDENTIALS)
+        ctx.s3_endpoint, ctx.s3_bucket = moto.endpoint_url, "bench"
+    floor = Floor()
+    floor.tables = tuple(dataset.table_bytes(conn, "bench"))
+    catalog: dict[str, Tool] = {
+        "floor": floor,
+        "osidump": OsidumpLocal(),
+        "osidump-s3": OsidumpS3(),
+        "mariadb-dump": MariadbDump(),
+        "mydumper": Mydumper(),
+    }
+    tools: list[Tool] = []
+    unavailable: dict[str, str] = {}
+    for key in TOOL_KEYS:
+        if key not in wanted:
+            continue
+        why = catalog[key].available(ctx)
+        if why:
+            print(f"{catalog[key].name}: {why}", flush=True)
+            unavailable[catalog[key].name] = why
+        else:
+            tools.append(catalog[key])
+    results: dict[str, Any] = {
+        t.name: {"export": [], **({"restore": []} if t.restores else {})} for t in tools
+    }
+    run(floor.dump(ctx))  # warm the buffer pool before the first timing
+    for rep in range(1, args.reps + 1):
+        for tool in tools:
+            _one_round(rep, tool, ctx, conn, env, results)
+        for tool in tools:
+            try:
+                tool.clean(ctx)
+            except Exception as exc:
+                print(f"cleaning {tool.name}: {exc}", flush=True)
+    cur = conn.cursor()
+    cur.execute("SELECT VERSION()")
+    server_version = cur.fetchone()[0]
     from osidump.engine import __version__
 
     meta = {
@@ -178,26 +251,23 @@ def main(argv: list[str] | None = None) -> int:
         "dataset_bytes": raw,
         "dataset_mb": raw / 1e6,
         "rows": counts,
+        "table_bytes": dataset.table_bytes(conn, "bench"),
+        "unavailable": unavailable,
         "machine": machine(),
-        "server": f"MariaDB {server_version} (throwaway, 2 GiB buffer pool)",
+        "server": f"MariaDB {server_version} (throwaway, 2 GiB buffer pool, binlog on)",
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "versions": {
             "osidump": __version__,
             "python": sys.version.split()[0],
             "mariadb-dump": _version(["mariadb-dump", "--version"]),
+            "mariadb client": _version(["mariadb", "--version"]),
             "mydumper": _version(["mydumper", "--version"]),
+            "myloader": _version(["myloader", "--version"]),
             "zstd": _version(["zstd", "--version"]),
         },
     }
-    print(report.write(results, meta, args.output_dir))
-    failed = any(
-        not e["ok"]
-        for t in results.values()
-        for runs in t.values()
-        for e in runs
-        if t is results.get("osidump") or t is results.get("osidump (S3)")
-    )
-    return 1 if failed else 0
+    conn.close()
+    return results, meta
 
 
 if __name__ == "__main__":

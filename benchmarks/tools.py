@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ class Tool:
     name = ""
     restores = True
 
-    def available(self) -> str | None:
+    def available(self, ctx: Context) -> str | None:
         """None if the tool can run here, else why not."""
         return None
 
@@ -61,15 +62,31 @@ def _conn(ctx: Context) -> list[str]:
     return ["-h", ctx.host, "-P", str(ctx.port), "-u", "root"]
 
 
+def _osidump_available() -> str | None:
+    try:
+        proc = subprocess.run(
+            [*osidump_argv(), "export", "--help"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"not available: {exc}"
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return f"not available: {tail[0]}"
+    return None
+
+
 class OsidumpLocal(Tool):
     name = "osidump"
+
+    def available(self, ctx: Context) -> str | None:
+        return _osidump_available()
 
     def dump(self, ctx: Context) -> list[str]:
         return [
             *osidump_argv(),
             "export",
             ctx.db,
-            "-o",
+            "--output",
             self.out(ctx),
             "--threads",
             str(ctx.threads),
@@ -81,7 +98,7 @@ class OsidumpLocal(Tool):
             *osidump_argv(),
             "restore",
             self.out(ctx),
-            "-d",
+            "--database",
             target,
             "--threads",
             str(ctx.threads),
@@ -92,10 +109,8 @@ class OsidumpLocal(Tool):
 class OsidumpS3(Tool):
     name = "osidump (S3)"
 
-    def available(self) -> str | None:
-        return None if self.url_base else "no S3 endpoint"
-
-    url_base: str | None = None
+    def available(self, ctx: Context) -> str | None:
+        return _osidump_available() if ctx.s3_endpoint else "not available: no S3 endpoint"
 
     def url(self, ctx: Context) -> str:
         return f"s3://{ctx.s3_bucket}/{ctx.db}"
@@ -105,7 +120,7 @@ class OsidumpS3(Tool):
             *osidump_argv(),
             "export",
             ctx.db,
-            "-o",
+            "--output",
             self.url(ctx),
             "--threads",
             str(ctx.threads),
@@ -119,7 +134,7 @@ class OsidumpS3(Tool):
             *osidump_argv(),
             "restore",
             self.url(ctx),
-            "-d",
+            "--database",
             target,
             "--threads",
             str(ctx.threads),
@@ -128,10 +143,19 @@ class OsidumpS3(Tool):
             *_conn(ctx),
         ]
 
-    def _objects(self, ctx: Context) -> list[dict[str, Any]]:
+    def _client(self, ctx: Context) -> Any:
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=ctx.s3_endpoint)
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=ctx.s3_endpoint,
+            region_name=ctx.env.get("AWS_DEFAULT_REGION"),
+            aws_access_key_id=ctx.env.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=ctx.env.get("AWS_SECRET_ACCESS_KEY"),
+        )
+
+    def _objects(self, ctx: Context) -> list[dict[str, Any]]:
+        s3 = self._client(ctx)
         pages = s3.get_paginator("list_objects_v2").paginate(
             Bucket=ctx.s3_bucket, Prefix=ctx.db + "/"
         )
@@ -141,9 +165,7 @@ class OsidumpS3(Tool):
         return sum(int(o["Size"]) for o in self._objects(ctx))
 
     def clean(self, ctx: Context) -> None:
-        import boto3
-
-        s3 = boto3.client("s3", endpoint_url=ctx.s3_endpoint)
+        s3 = self._client(ctx)
         for o in self._objects(ctx):
             s3.delete_object(Bucket=ctx.s3_bucket, Key=o["Key"])
 
@@ -151,7 +173,7 @@ class OsidumpS3(Tool):
 class MariadbDump(Tool):
     name = "mariadb-dump|zstd"
 
-    def available(self) -> str | None:
+    def available(self, ctx: Context) -> str | None:
         missing = [t for t in ("mariadb-dump", "mariadb", "zstd") if shutil.which(t) is None]
         return f"not installed: {', '.join(missing)}" if missing else None
 
@@ -181,9 +203,12 @@ class MariadbDump(Tool):
 
 
 class Mydumper(Tool):
+    """``mydumper -t N -c``, plus -G -E -R: mydumper 0.10 leaves triggers, events and
+    routines out unless asked, and mariadb-dump is asked for them, so both do the same work."""
+
     name = "mydumper"
 
-    def available(self) -> str | None:
+    def available(self, ctx: Context) -> str | None:
         missing = [t for t in ("mydumper", "myloader") if shutil.which(t) is None]
         return f"not installed: {', '.join(missing)}" if missing else None
 
@@ -196,6 +221,9 @@ class Mydumper(Tool):
             "-t",
             str(ctx.threads),
             "-c",
+            "-G",
+            "-E",
+            "-R",
             "-o",
             self.out(ctx),
         ]
@@ -211,7 +239,7 @@ class Floor(Tool):
     restores = False
     tables: tuple[str, ...] = ()
 
-    def available(self) -> str | None:
+    def available(self, ctx: Context) -> str | None:
         return None if shutil.which("mariadb") else "not installed: mariadb"
 
     def dump(self, ctx: Context) -> list[str]:
