@@ -38,6 +38,8 @@ def build_rows(
                 }
                 if wrong:
                     row["wrong_seconds"] = summarize([r["seconds"] for r in wrong])
+                    row["rss_mb"] = max(r["peak_rss_kb"] for r in wrong) / 1024
+                    row["tree_rss_mb"] = max(r.get("tree_rss_kb", 0) for r in wrong) / 1024
                 rows.append(row)
                 continue
             secs = summarize([r["seconds"] for r in ok])
@@ -128,7 +130,10 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                 if "wrong_seconds" in r
                 else ""
             )
-            out.append(f"| {r['tool']} | {r['phase']} | FAILED: {r['failed'][0]}{took} | | | | |")
+            rss = f"{r['rss_mb']:.0f} MB | {r['tree_rss_mb']:.0f} MB" if "rss_mb" in r else " | "
+            out.append(
+                f"| {r['tool']} | {r['phase']} | FAILED: {r['failed'][0]}{took} | | {rss} | |"
+            )
             continue
         fail = f" ({len(r['failed'])} failed: {r['failed'][0]})" if r["failed"] else ""
         output = f"{r['output_mb']:.0f} MB" if r["phase"] == "export" else "-"
@@ -187,7 +192,7 @@ def chart(rows: list[dict[str, Any]], path: str) -> str | None:
     mem = [r for r in rows if "tree_rss_mb" in r]
     ax = axes[2]
     ax.barh(
-        [f"{r['tool']} {r['phase']}" for r in mem],
+        [f"{r['tool']} {r['phase']}" + ("" if "seconds" in r else " (wrong)") for r in mem],
         [r["tree_rss_mb"] for r in mem],
         color=["#2b7bba" if r["tool"].startswith("osidump") else "#999999" for r in mem],
     )
