@@ -324,19 +324,13 @@ class Export:
     def _cleanup(self) -> None:
         """Best-effort removal of everything this run wrote. The destination
         was empty when the export began (``ensure_empty``), so whatever it holds
-        now is ours: listing it also catches a file renamed into place just as
-        Ctrl-C arrived, and local ``.partial`` files. Without a manifest the
+        now is ours: clearing it also catches a file renamed into place just as
+        Ctrl-C arrived, and local temp files. Without a manifest the
         files are unusable anyway, and a full disk needs the space back."""
         try:
-            names = self.storage.list()
-        except OsidumpError:
-            log.warning("could not list %s to clean up", self.storage.describe())
-            return
-        for name in names:
-            try:
-                self.storage.delete(name)
-            except OsidumpError:
-                log.warning("could not remove %s after the failed export", name)
+            self.storage.clear()
+        except OsidumpError as exc:
+            log.warning("could not clean up %s: %s", self.storage.describe(), exc.message)
 
 
 def _table_entry(table: Table, written: list[_Written]) -> TableEntry:

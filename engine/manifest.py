@@ -12,6 +12,7 @@ cannot point osidump outside the dump.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,10 +26,25 @@ FORMAT_NAME = "osidump-dump"
 FORMAT_VERSION = 1
 
 
+MAX_SEGMENT = 160
+
+
 def encode_name(identifier: str) -> str:
-    """A database or table name as one safe path segment (percent-encoded)."""
+    """A database or table name as one safe path segment (percent-encoded).
+
+    A 64-character identifier of 3-byte characters percent-encodes to 576
+    characters, and two of them would make a chunk name longer than S3's
+    1024-byte key limit; long encodings are cut (never inside a %XX) and made
+    unique again with a digest of the identifier. The manifest records every
+    path, so names are never decoded."""
     encoded = quote(identifier, safe="")
     encoded = encoded.replace(".", "%2E").replace("~", "%7E")
+    if len(encoded) > MAX_SEGMENT:
+        cut = encoded[: MAX_SEGMENT - 18]
+        if "%" in cut[-2:]:
+            cut = cut[: cut.rindex("%")]
+        digest = hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:16]
+        encoded = f"{cut}-{digest}"
     return encoded or "%00"
 
 

@@ -21,6 +21,7 @@ from typing import BinaryIO, Protocol
 
 from .errors import DestinationNotEmpty, ManifestError, ObjectNotFound, StorageError
 
+_PARTIAL = ".partial"  # suffix of a local writer's temp file until commit
 _SEGMENT = re.compile(r"^[A-Za-z0-9._@%+=,-]+$")
 
 
@@ -95,6 +96,12 @@ class Storage(ABC):
         """The storage rooted at ``name`` inside this one (a dump inside a
         location that holds many dumps)."""
 
+    def clear(self) -> None:
+        """Delete every object (a failed export's leftovers). Backends with
+        uncommitted temp objects remove those too."""
+        for name in self.list():
+            self.delete(name)
+
     def ensure_empty(self) -> None:
         """Refuse to export over an existing dump or other files."""
         names = self.list()
@@ -109,7 +116,7 @@ class _LocalWriteStream:
 
     def __init__(self, final_path: str, display: str):
         self._final = final_path
-        self._tmp = f"{final_path}.partial"
+        self._tmp = final_path + _PARTIAL
         self._display = display
         os.makedirs(os.path.dirname(final_path), exist_ok=True)
         self._file: BinaryIO | None = open(self._tmp, "wb")  # noqa: SIM115
@@ -194,10 +201,22 @@ class LocalStorage(Storage):
         for dirpath, _dirs, files in os.walk(self.root):
             rel = os.path.relpath(dirpath, self.root)
             for f in files:
+                if f.endswith(_PARTIAL):
+                    continue  # a writer's uncommitted temp file: not an object
                 name = f if rel == "." else f"{rel.replace(os.sep, '/')}/{f}"
                 if name.startswith(prefix):
                     found.append(name)
         return sorted(found)
+
+    def clear(self) -> None:
+        """Remove every file under the root, uncommitted temp files included."""
+        for dirpath, _dirs, files in os.walk(self.root, topdown=False):
+            for f in files:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(dirpath, f))
+            if dirpath != self.root:
+                with contextlib.suppress(OSError):
+                    os.rmdir(dirpath)
 
     def delete(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -90,9 +90,6 @@ def test_large_object_streams_in_parts(storage: Storage) -> None:
 
 
 def test_nothing_visible_before_commit(storage: Storage, request: pytest.FixtureRequest) -> None:
-    if isinstance(storage, LocalStorage):
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="LocalStorage.list() shows the writer's NAME.partial temp file"))
     name = "data/db/t/000001-0000.sql.zst"
     stream = storage.open_write(name)
     stream.write(b"a few bytes")
@@ -107,7 +104,7 @@ def test_nothing_visible_before_commit(storage: Storage, request: pytest.Fixture
 
 
 def test_nothing_visible_under_the_name_before_commit(storage: Storage) -> None:
-    """The part of the rule every backend keeps today (see the xfail above)."""
+    """Nothing is visible under the name before commit, then it is."""
     name = "data/db/t/000001-0000.sql.zst"
     stream = storage.open_write(name)
     stream.write(os.urandom(MIN_PART + 3))

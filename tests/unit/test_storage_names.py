@@ -5,7 +5,7 @@ name the exporter makes from a database or table name is accepted."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, example, given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from osidump.engine.errors import ManifestError
 from osidump.engine.manifest import encode_name, schema_file_name, table_dir
@@ -69,13 +69,9 @@ def test_any_encoded_identifier_is_one_accepted_segment(identifier: str) -> None
 @example(schema="..", table="../../etc")
 def test_exported_chunk_names_are_accepted(schema: str, table: str) -> None:
     name = f"{table_dir(schema, table)}/000001-0000.sql.zst"
-    assume(len(name) <= 1024)  # see the xfail below
     assert validate_name(name) == name
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "two 64-character CJK identifiers percent-encode to 576 characters each, so the chunk "
-    "name is 1178 characters: over validate_name's 1024 and S3's 1024-byte key limit"))
 def test_longest_identifiers_make_an_accepted_chunk_name() -> None:
     name = f"{table_dir('数' * 64, '表' * 64)}/000001-0000.sql.zst"
     assert validate_name(name) == name
