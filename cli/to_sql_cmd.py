@@ -1,0 +1,64 @@
+"""``osidump to-sql``: a dump as one plain SQL script for the stock client."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from osidump.engine.errors import StorageError
+from osidump.engine.storage import open_storage
+from osidump.engine.to_sql import write_sql
+
+from .errors import handle_errors
+from .export_cmd import split_list
+
+
+@click.command("to-sql")
+@click.argument("source")
+@click.option("-o", "--output", default=None, help="Write to this file (default: standard output).")
+@click.option(
+    "--database", "-d", "target_db", default=None, help="Name the database this in the script."
+)
+@click.option("--tables", "-t", multiple=True, help="Only these tables (names or db.table globs).")
+@click.option(
+    "--s3-endpoint-url",
+    default=None,
+    envvar="OSIDUMP_S3_ENDPOINT_URL",
+    help="S3-compatible endpoint (MinIO, moto, ...).",
+)
+@handle_errors
+def to_sql_command(
+    source: str,
+    output: str | None,
+    target_db: str | None,
+    tables: tuple[str, ...],
+    s3_endpoint_url: str | None,
+) -> None:
+    """Write the dump at SOURCE as one plain SQL script (every chunk verified).
+
+    \b
+    Examples:
+      osidump to-sql /backups/shop-2026-11-28 | mysql
+      osidump to-sql /backups/shop-2026-11-28 -d shop_copy -o shop.sql && gzip shop.sql
+    """
+    storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
+    if output is None:
+        out = sys.stdout.buffer
+        write_sql(storage, out.write, database=target_db, tables=split_list(tables))
+        out.flush()
+        return
+    # A file appears under its name only when complete: temp file, fsync, rename.
+    partial = output + ".partial"
+    try:
+        with open(partial, "wb") as fh:
+            rows = write_sql(storage, fh.write, database=target_db, tables=split_list(tables))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(partial, output)
+    except OSError as exc:
+        raise StorageError(f"writing {output}: {exc.strerror or exc}") from exc
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    click.echo(f"wrote {output}: {rows:,} rows, every chunk verified", err=True)

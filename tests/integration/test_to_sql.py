@@ -1,0 +1,56 @@
+"""to-sql: an osidump dump loads through the stock mysql/mariadb client."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from osidump.cli.to_sql_cmd import to_sql_command
+from osidump.engine.manifest import load_manifest
+from osidump.engine.storage import LocalStorage
+
+from tests.integration.helpers import checksums, export, sql
+from tests.integration.test_export_restore import populate
+
+
+def client() -> str:
+    found = shutil.which("mariadb") or shutil.which("mysql")
+    assert found, "this test replays the script with the stock client: install mariadb-client"
+    return found
+
+
+def test_script_loads_with_the_stock_client(server: Any, make_database: Any, tmp_path: Path) -> None:
+    src, dst = make_database(), make_database()
+    conn = server.connect()
+    populate(conn, src, n=400)
+    dump = str(tmp_path / "dump")
+    export(server.connection_config(), LocalStorage(dump), src, chunk_bytes=16384, statement_bytes=4096)
+    script = tmp_path / "all.sql"
+    result = CliRunner().invoke(to_sql_command, [dump, "-d", dst, "-o", str(script)])
+    assert result.exit_code == 0, result.output
+    proc = subprocess.run(
+        [client(), "-h", server.host, "-P", str(server.port), "-u", server.user, "--binary-mode"],
+        stdin=script.open("rb"), capture_output=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert checksums(conn, dst) == checksums(conn, src)
+    assert sql(conn, f"SELECT `{dst}`.twice(4)")[0][0] == 8
+    assert sql(conn, f"SELECT COUNT(*) FROM `{dst}`.rich_names") == sql(conn, f"SELECT COUNT(*) FROM `{src}`.rich_names")
+
+
+def test_damaged_chunk_stops_the_script_and_leaves_no_file(server: Any, make_database: Any, tmp_path: Path) -> None:
+    src = make_database()
+    populate(server.connect(), src, n=100)
+    dump = str(tmp_path / "dump")
+    export(server.connection_config(), LocalStorage(dump), src)
+    chunk = Path(dump) / load_manifest(LocalStorage(dump)).database(src).table("accounts").chunks[0].path
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    chunk.write_bytes(bytes(data))
+    out = tmp_path / "x.sql"
+    result = CliRunner().invoke(to_sql_command, [dump, "-o", str(out)])
+    assert result.exit_code == 5
+    assert not out.exists() and not (tmp_path / "x.sql.partial").exists()
