@@ -29,7 +29,7 @@ def _sql_string(value: str) -> str:
 
 def write_sql(
     storage: Storage,
-    emit: Callable[[bytes], None],
+    emit: Callable[[bytes], object],
     *,
     database: str | None = None,
     tables: tuple[str, ...] = (),
