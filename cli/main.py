@@ -22,6 +22,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "export_cmd": ("export_command",),
     "restore_cmd": ("restore_command", "verify_command", "inspect_command"),
     "retention_cmd": ("list_command", "prune_command", "drill_command"),
+    "to_sql_cmd": ("to_sql_command",),
 }
 
 
