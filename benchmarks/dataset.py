@@ -21,7 +21,7 @@ def build(conn: Any, db: str, scale: float) -> dict[str, int]:
     rows = {
         "orders": _n(450_000, scale),
         "order_items": _n(1_000_000, scale),
-        "documents": _n(45_000, scale),
+        "documents": _n(50_000, scale),
         "events_log": _n(300_000, scale),
         "legacy_latin1": _n(200_000, scale),
     }

@@ -107,6 +107,15 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"{meta['reps']} repetitions, {meta['threads']} threads",
         "",
         f"Machine: {meta['machine']}. Server: {meta['server']}. Run {meta['when']}.",
+        *(
+            [
+                f"1-minute load average before the timed runs {la['before']:.1f}, after "
+                f"{la['after']:.1f} on {meta.get('cores', '?')} cores; the tool and the server "
+                "alone keep it near 2, so more means other work shared the machine."
+            ]
+            if (la := meta.get("load_average"))
+            else []
+        ),
         "",
         "Wall time is the median with (min–max) over the repetitions, which ran interleaved",
         "(rep 1 of every tool, then rep 2, ...). MB/s is raw data / median time. Peak RSS is",

@@ -231,6 +231,7 @@ def _bench(
         t.name: {"export": [], **({"restore": []} if t.restores else {})} for t in tools
     }
     run(floor.dump(ctx))  # warm the buffer pool before the first timing
+    load_before = os.getloadavg()
     for rep in range(1, args.reps + 1):
         for tool in tools:
             _one_round(rep, tool, ctx, conn, env, results)
@@ -254,6 +255,10 @@ def _bench(
         "table_bytes": dataset.table_bytes(conn, "bench"),
         "unavailable": unavailable,
         "machine": machine(),
+        "cores": os.cpu_count(),
+        # Other work on the machine skews every tool alike (runs are interleaved) but
+        # widens the spread; the 1-minute load before and after says how much there was.
+        "load_average": {"before": load_before[0], "after": os.getloadavg()[0]},
         "server": f"MariaDB {server_version} (throwaway, 2 GiB buffer pool, binlog on)",
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "versions": {
