@@ -13,7 +13,12 @@ from osidump.engine import __version__
 from osidump.engine.connection import connect, server_flavor
 
 from .errors import handle_errors
-from .options import ConnectionResolver, connection_options
+from .options import (
+    ConnectionResolver,
+    connection_options,
+    has_connection_options,
+    password_args_like_mysql,
+)
 
 # Command modules and the click commands each defines. They are written
 # alongside this file; one that is not there yet (a partial checkout) leaves
@@ -38,7 +43,21 @@ class _JsonFormatter(logging.Formatter):
         )
 
 
-@click.group(context_settings={"help_option_names": ["--help"]})
+class OsidumpGroup(click.Group):
+    """The top-level group; gives every command with connection options the
+    mysql client's reading of ``-p`` (see ``password_args_like_mysql``)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and has_connection_options(command):
+            rest = password_args_like_mysql(rest)
+        return name, command, rest
+
+
+# --help only: -h is --host, as in the mysql client (subcommands inherit this).
+@click.group(cls=OsidumpGroup, context_settings={"help_option_names": ["--help"]})
 @click.version_option(__version__, "--version", prog_name="osidump", message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", is_flag=True, help="Log details and show tracebacks.")
 @click.option(

@@ -9,7 +9,7 @@ OS user, no password).
 
 from __future__ import annotations
 
-import configparser
+import dataclasses
 import functools
 import getpass
 import os
@@ -57,6 +57,28 @@ CONNECTION_PARAMS = (
 # -p given without a value. A string, because click converts flag values to
 # the option type; no real password contains NUL bytes.
 PROMPT = "\x00prompt\x00"
+PASSWORD_SPELLINGS = ("-p", "--password")
+
+
+def password_args_like_mysql(args: list[str]) -> list[str]:
+    """Apply the mysql client's rule to a command's arguments: a password is
+    taken only when attached (``-pSECRET``, ``--password=SECRET``); a bare
+    ``-p``/``--password`` prompts and never swallows the next word, so
+    ``osidump export -p shop`` exports ``shop`` instead of logging in with the
+    password "shop" (click alone would take it as the value)."""
+    out: list[str] = []
+    for index, arg in enumerate(args):
+        if arg == "--":
+            out.extend(args[index:])
+            break
+        out.append(f"--password={PROMPT}" if arg in PASSWORD_SPELLINGS else arg)
+    return out
+
+
+def has_connection_options(command: click.Command) -> bool:
+    return any(
+        isinstance(param, click.Option) and param.flag_value == PROMPT for param in command.params
+    )
 
 
 def parse_env_file(path: str) -> dict[str, str]:
@@ -93,26 +115,82 @@ def parse_env_file(path: str) -> dict[str, str]:
     return values
 
 
-def parse_option_file(path: str, *, explicit: bool) -> dict[str, str]:
-    """The [client], [mysqldump] and [osidump] sections of a MySQL option file."""
+OPTION_GROUPS = ("client", "mysqldump", "osidump")
+_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "r": "\r", "s": " ", "\\": "\\", "'": "'", '"': '"'}
+
+
+def _option_value(text: str) -> str:
+    """A value as the mysql client reads it: quoted with escapes, or bare up to
+    an unquoted ``#`` (so an unquoted ``pa#ss`` is ``pa``, as in mysql)."""
+    text = text.strip()
+    if text[:1] in ("'", '"'):
+        quote, out, index = text[0], [], 1
+        while index < len(text) and text[index] != quote:
+            char = text[index]
+            if char == "\\" and index + 1 < len(text):
+                index += 1
+                char = _ESCAPES.get(text[index], "\\" + text[index])
+            out.append(char)
+            index += 1
+        return "".join(out)
+    return text.split("#", 1)[0].strip()
+
+
+def parse_option_file(path: str, *, explicit: bool, _depth: int = 0) -> dict[str, str]:
+    """The connection settings in the [client], [mysqldump] and [osidump] groups
+    of a MySQL option file, later lines winning as in mysql. ``!include`` and
+    ``!includedir`` are followed. Errors never quote a line (it may hold the
+    password)."""
     if not os.path.exists(path):
         if explicit:
             raise ConfigError(f"--defaults-file {path} does not exist", hint="check the path")
         return {}
-    parser = configparser.ConfigParser(allow_no_value=True, interpolation=None, strict=False)
     try:
         with open(path, encoding="utf-8") as fh:
-            parser.read_file(fh)
-    except (OSError, configparser.Error) as exc:
-        raise ConfigError(f"cannot read option file {path}: {exc}") from exc
+            lines = fh.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(
+            f"cannot read option file {path}: {reason}",
+            hint="check the path and permissions, or pass --defaults-file",
+        ) from None
     found: dict[str, str] = {}
-    for section in ("client", "mysqldump", "osidump"):
-        if not parser.has_section(section):
+    group: str | None = None
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line or line[0] in "#;":
             continue
-        for key, value in parser.items(section):
-            name = OPTION_FILE_KEYS.get(key.replace("_", "-"))
-            if name and value is not None:
-                found[name] = value.strip().strip("'\"")
+        if line.startswith("!include"):
+            directive, _, target = line.partition(" ")
+            target = os.path.join(os.path.dirname(path), target.strip())
+            if _depth >= 10 or directive not in ("!include", "!includedir"):
+                raise ConfigError(f"option file {path}: bad {directive} at line {number}")
+            files = [target]
+            if directive == "!includedir":
+                try:
+                    names = os.listdir(target)
+                except OSError:
+                    names = []  # mysql ignores a missing include directory too
+                files = sorted(os.path.join(target, n) for n in names if n.endswith(".cnf"))
+            for included in files:
+                found.update(parse_option_file(included, explicit=False, _depth=_depth + 1))
+            continue
+        if line.startswith("["):
+            if not line.endswith("]"):
+                raise ConfigError(f"option file {path} is not valid at line {number}")
+            group = line[1:-1].strip().lower()
+            continue
+        if group is None:
+            raise ConfigError(
+                f"option file {path} has a setting before any [group] at line {number}",
+                hint="put connection settings under [client]",
+            )
+        if group not in OPTION_GROUPS:
+            continue
+        key, _, value = line.partition("=")
+        name = OPTION_FILE_KEYS.get(key.strip().lower().replace("_", "-"))
+        if name:
+            found[name] = _option_value(value)
     return found
 
 
@@ -132,6 +210,10 @@ class ConnectionResolver:
         self.environ = os.environ if environ is None else environ
         self._config: ConnectionConfig | None = None
         self._files: tuple[dict[str, str], dict[str, str]] | None = None
+
+    def __repr__(self) -> str:
+        given = sorted(name for name, value in self.flags.items() if value is not None)
+        return f"ConnectionResolver(flags given: {', '.join(given) or 'none'})"
 
     def _sources(self) -> tuple[dict[str, str], dict[str, str]]:
         """The env file and option file, read on first use (inside the command,
@@ -166,8 +248,16 @@ class ConnectionResolver:
         return self.setting("database")
 
     def config(self, database: str | None = None) -> ConnectionConfig:
-        if self._config is not None:
+        """The resolved settings, connected to ``database`` (else the default
+        database, if any). Resolved, and the password prompted for, once."""
+        if self._config is None:
+            self._config = self._resolve()
+        chosen = database or self.default_database
+        if chosen == self._config.database:
             return self._config
+        return dataclasses.replace(self._config, database=chosen)
+
+    def _resolve(self) -> ConnectionConfig:
         if self.flags.get("password") == PROMPT:
             password = click.prompt(
                 "Password", hide_input=True, default="", show_default=False, err=True
@@ -186,17 +276,16 @@ class ConnectionResolver:
             raise ConfigError(
                 f"unknown ssl mode {ssl_mode!r}", hint=f"use one of {', '.join(SSL_MODES)}"
             )
-        self._config = ConnectionConfig(
+        return ConnectionConfig(
             host=self.setting("host") or "127.0.0.1",
             port=port,
             user=self.setting("user") or getpass.getuser(),
             password=password,
             socket=self.setting("socket"),
-            database=database or self.default_database,
+            database=self.default_database,
             ssl_mode=ssl_mode,
             ssl_ca=self.setting("ssl_ca"),
         )
-        return self._config
 
 
 def _password_warning(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -219,10 +308,18 @@ def connection_options(fn: F) -> F:
         return fn(*args, **kwargs)
 
     options = [
-        click.option("-h", "--host", default=None, help="Server host (default 127.0.0.1)."),
-        click.option("-P", "--port", default=None, help="Server port (default 3306)."),
-        click.option("-u", "--user", default=None, help="User (default: your OS user)."),
-        click.option("-S", "--socket", default=None, help="Unix socket instead of TCP."),
+        click.option(
+            "-h", "--host", default=None, metavar="HOST", help="Server host (default 127.0.0.1)."
+        ),
+        click.option(
+            "-P", "--port", default=None, metavar="PORT", help="Server port (default 3306)."
+        ),
+        click.option(
+            "-u", "--user", default=None, metavar="USER", help="User (default: your OS user)."
+        ),
+        click.option(
+            "-S", "--socket", default=None, metavar="PATH", help="Unix socket instead of TCP."
+        ),
         click.option(
             "-p",
             "--password",
@@ -230,18 +327,29 @@ def connection_options(fn: F) -> F:
             flag_value=PROMPT,
             default=None,
             callback=_password_warning,
-            help="Password; -p alone prompts. Prefer OSIDUMP_PASSWORD or ~/.my.cnf.",
+            metavar="[PASSWORD]",
+            help="-p alone prompts; a value must be attached (-pSECRET, --password=SECRET), "
+            "as in mysql. Prefer OSIDUMP_PASSWORD or ~/.my.cnf.",
         ),
         click.option(
-            "--env-file", default=None, help="Read DB_* settings from a Laravel .env file."
+            "--env-file",
+            default=None,
+            metavar="PATH",
+            help="Read DB_* settings from a Laravel .env file.",
         ),
         click.option(
-            "--defaults-file", default=None, help="MySQL option file (default ~/.my.cnf)."
+            "--defaults-file",
+            default=None,
+            metavar="PATH",
+            help="MySQL option file (default ~/.my.cnf).",
         ),
-        click.option("--ssl-ca", default=None, help="CA bundle for TLS (managed databases)."),
+        click.option(
+            "--ssl-ca", default=None, metavar="PATH", help="CA bundle for TLS (managed databases)."
+        ),
         click.option(
             "--ssl-mode",
             default=None,
+            metavar="MODE",
             help="DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY.",
         ),
     ]
