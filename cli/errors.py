@@ -11,7 +11,12 @@ from typing import Any, TypeVar, cast
 import click
 from osidump.engine import errors as e
 
+from .progress import emit_json
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+INTERNAL_ERROR = 1
+INTERRUPTED = 130
 
 # Most specific first: the first isinstance match wins.
 EXIT_CODES: tuple[tuple[type[e.OsidumpError], int], ...] = (
@@ -26,9 +31,8 @@ EXIT_CODES: tuple[tuple[type[e.OsidumpError], int], ...] = (
     (e.ConsistencyError, 7),
     (e.ServerError, 8),  # includes PrivilegeError
     (e.TargetExists, 9),
-    (e.Interrupted, 130),
+    (e.Interrupted, INTERRUPTED),
 )
-INTERNAL_ERROR = 1
 
 
 def exit_code_for(exc: e.OsidumpError) -> int:
@@ -38,17 +42,39 @@ def exit_code_for(exc: e.OsidumpError) -> int:
     return INTERNAL_ERROR
 
 
-def _verbose() -> bool:
+def _context_flag(name: str) -> object:
+    """A setting of the top-level group (``-v``, ``--log-format``), from any
+    nested command's context."""
     ctx = click.get_current_context(silent=True)
     while ctx is not None:
-        if isinstance(ctx.obj, dict) and ctx.obj.get("verbose"):
-            return True
+        if isinstance(ctx.obj, dict) and ctx.obj.get(name):
+            return ctx.obj[name]
         ctx = ctx.parent
-    return False
+    return None
 
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def _report(
+    *, label: str, message: str, hint: str, code: int, exc: BaseException, retryable: bool = False
+) -> None:
+    """Two lines on stderr (``osidump: <label>: ...`` and ``  hint: ...``), or
+    with --log-format json one ``{"event": "error", ...}`` object."""
+    if _context_flag("log_format") == "json":
+        emit_json(
+            "error",
+            exit_code=code,
+            error=exc.__class__.__name__,
+            message=_one_line(message),
+            hint=_one_line(hint),
+            retryable=retryable,
+        )
+        return
+    click.echo(f"osidump: {label}: {_one_line(message)}", err=True)
+    if hint:
+        click.echo(f"  hint: {_one_line(hint)}", err=True)
 
 
 def handle_errors(fn: F) -> F:
@@ -62,22 +88,37 @@ def handle_errors(fn: F) -> F:
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except e.OsidumpError as exc:
-            if _verbose():
+            if _context_flag("verbose"):
                 traceback.print_exc()
-            click.echo(f"osidump: error: {_one_line(exc.message)}", err=True)
-            click.echo(f"  hint: {_one_line(exc.hint)}", err=True)
-            sys.exit(exit_code_for(exc))
-        except KeyboardInterrupt:
-            click.echo("osidump: interrupted; nothing was marked complete", err=True)
-            sys.exit(130)
-        except Exception as exc:  # the last resort: one line, details with -v
-            if _verbose():
-                traceback.print_exc()
-            click.echo(
-                f"osidump: internal error: {exc.__class__.__name__}: {_one_line(str(exc))}",
-                err=True,
+            code = exit_code_for(exc)
+            _report(
+                label="error",
+                message=exc.message,
+                hint=exc.hint,
+                code=code,
+                exc=exc,
+                retryable=exc.retryable,
             )
-            click.echo("  hint: run again with -v and report the traceback", err=True)
+            sys.exit(code)
+        except KeyboardInterrupt as exc:
+            _report(
+                label="interrupted",
+                message="stopped by Ctrl-C; nothing was marked complete",
+                hint="",
+                code=INTERRUPTED,
+                exc=exc,
+            )
+            sys.exit(INTERRUPTED)
+        except Exception as exc:  # the last resort: one line, details with -v
+            if _context_flag("verbose"):
+                traceback.print_exc()
+            _report(
+                label="internal error",
+                message=f"{exc.__class__.__name__}: {exc}",
+                hint="run again with -v and report the traceback",
+                code=INTERNAL_ERROR,
+                exc=exc,
+            )
             sys.exit(INTERNAL_ERROR)
 
     return cast(F, wrapper)
