@@ -81,17 +81,36 @@ def has_connection_options(command: click.Command) -> bool:
     )
 
 
+_DOTENV_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+
+
+def _double_quoted(text: str) -> str:
+    """A double-quoted dotenv value up to its closing quote, with phpdotenv's
+    backslash escapes (an unknown escape keeps its backslash)."""
+    out: list[str] = []
+    index = 1
+    while index < len(text) and text[index] != '"':
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            index += 1
+            char = _DOTENV_ESCAPES.get(text[index], "\\" + text[index])
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
 def parse_env_file(path: str) -> dict[str, str]:
     """Read a dotenv file (Laravel's .env): KEY=VALUE lines, ``export``,
     comments, single or double quotes. No variable expansion."""
     try:
         with open(path, encoding="utf-8") as fh:
             lines = fh.read().splitlines()
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ConfigError(
-            f"cannot read --env-file {path}: {exc.strerror or exc}",
+            f"cannot read --env-file {path}: {reason}",
             hint="check the path and permissions of the .env file",
-        ) from exc
+        ) from None
     values: dict[str, str] = {}
     for raw in lines:
         line = raw.strip()
@@ -103,12 +122,11 @@ def parse_env_file(path: str) -> dict[str, str]:
         if not sep:
             continue
         key, value = key.strip(), value.strip()
-        if value[:1] in ("'", '"'):
-            quote = value[0]
-            end = value.find(quote, 1)
+        if value[:1] == "'":  # single quotes: literal
+            end = value.find("'", 1)
             value = value[1:end] if end > 0 else value[1:]
-            if quote == '"':
-                value = value.replace("\\n", "\n").replace('\\"', '"')
+        elif value[:1] == '"':
+            value = _double_quoted(value)
         else:
             value = value.split(" #", 1)[0].strip()
         values[key] = value
