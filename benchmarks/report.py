@@ -12,6 +12,10 @@ def summarize(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
 def _fmt_s(s: dict[str, float]) -> str:
     return f"{s['median']:.2f} s ({s['min']:.2f}–{s['max']:.2f})"
 
@@ -129,7 +133,8 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        r = {**r, "tool": r["tool"].replace("|", "\\|")}  # a pipe would split the table cell
+        # A pipe would split the table cell: tool names and error text alike.
+        r = {**r, "tool": _cell(r["tool"]), "failed": [_cell(f) for f in r["failed"]]}
         if r.get("unavailable"):
             out.append(f"| {r['tool']} | - | {r['failed'][0]} | | | | |")
             continue
