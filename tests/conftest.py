@@ -32,28 +32,46 @@ HOW_TO = (
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[ServerHandle]:
-    """The main test server: OSIDUMP_TEST_DSN, else a throwaway mariadbd/mysqld,
-    else a MySQL 8.4 container, else the run fails."""
+    """The main test server, shared by the session: OSIDUMP_TEST_DSN, else a
+    throwaway mariadbd/mysqld (binary log on), else a MySQL 8.4 container,
+    else the run fails saying how to provide one."""
     dsn = os.environ.get("OSIDUMP_TEST_DSN")
     if dsn:
-        yield server_from_dsn(dsn)
+        try:
+            handle = server_from_dsn(dsn)
+        except ValueError as exc:
+            pytest.fail(str(exc))
+        try:
+            handle.connect().close()
+        except Exception as exc:
+            pytest.fail(f"OSIDUMP_TEST_DSN server does not answer: {exc}")
+        yield handle
         return
+    problems: list[str] = []
     if find_server_binary():
-        srv = ThrowawayServer(binlog=False)
+        srv = ThrowawayServer(binlog=True)
         try:
             srv.start()
         except NoServerAvailable as exc:
             srv.cleanup()
-            pytest.fail(f"{exc}. {HOW_TO}")
-        yield srv
-        srv.cleanup()
-        return
+            problems.append(str(exc))
+        else:
+            try:
+                yield srv
+            finally:
+                srv.cleanup()
+            return
+    else:
+        problems.append("no mariadbd or mysqld on PATH or in /usr/sbin")
     if docker_answers():
         container = MySQLContainer()
-        yield container
-        container.cleanup()
+        try:
+            yield container
+        finally:
+            container.cleanup()
         return
-    pytest.fail(HOW_TO)
+    problems.append("Docker does not answer")
+    pytest.fail(f"{'; '.join(problems)}. {HOW_TO}")
 
 
 @pytest.fixture
@@ -67,8 +85,10 @@ def second_server() -> Iterator[ThrowawayServer]:
     except NoServerAvailable as exc:
         srv.cleanup()
         pytest.fail(str(exc))
-    yield srv
-    srv.cleanup()
+    try:
+        yield srv
+    finally:
+        srv.cleanup()
 
 
 @pytest.fixture

@@ -116,10 +116,22 @@ class ThrowawayServer(ServerHandle):
             cmd = [self.binary, "--no-defaults", "--initialize-insecure",
                    f"--datadir={self.datadir}", "--user=root"]
         with open(self.log_path, "ab") as log:
-            subprocess.run(cmd, check=True, stdout=log, stderr=log, timeout=120)
+            offset = log.tell()
+            done = subprocess.run(cmd, stdout=log, stderr=log, timeout=120)
+        if done.returncode != 0:
+            raise NoServerAvailable(f"{cmd[0]} failed: {self._log_tail(offset)}")
         self._initialized = True
 
-    def start(self, timeout: float = 60.0) -> ThrowawayServer:
+    def _log_tail(self, offset: int, lines: int = 5) -> str:
+        try:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(offset)
+                text = fh.read().decode("utf-8", "replace")
+        except OSError:
+            return "(no server log)"
+        return " | ".join(text.strip().splitlines()[-lines:])
+
+    def start(self, timeout: float = 60.0, *, _port_retries: int = 3) -> ThrowawayServer:
         if not self._initialized:
             self._initialize()
         args = [
@@ -137,13 +149,20 @@ class ThrowawayServer(ServerHandle):
             args += ["--mysqlx=OFF"]
         args += list(self.extra_args)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        log_start = log.tell()
         self.process = subprocess.Popen(args, stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise NoServerAvailable(f"{self.binary} exited; see {self.log_path}")
+                tail = self._log_tail(log_start)
+                if "already in use" in tail and _port_retries > 0:
+                    # Another process took the free port between our probe and
+                    # the server's bind (parallel test runs): take another.
+                    self.port = free_port()
+                    return self.start(timeout, _port_retries=_port_retries - 1)
+                raise NoServerAvailable(f"{self.binary} exited during startup: {tail}")
             try:
                 self.connect().close()
                 return self
