@@ -64,13 +64,18 @@ def server() -> Iterator[ServerHandle]:
     else:
         problems.append("no mariadbd or mysqld on PATH or in /usr/sbin")
     if docker_answers():
-        container = MySQLContainer()
         try:
-            yield container
-        finally:
-            container.cleanup()
-        return
-    problems.append("Docker does not answer")
+            container = MySQLContainer()
+        except Exception as exc:  # image pull, port mapping, startup timeout
+            problems.append(f"the MySQL 8.4 container did not start: {exc}")
+        else:
+            try:
+                yield container
+            finally:
+                container.cleanup()
+            return
+    else:
+        problems.append("Docker does not answer")
     pytest.fail(f"{'; '.join(problems)}. {HOW_TO}")
 
 

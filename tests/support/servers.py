@@ -219,7 +219,10 @@ class MySQLContainer(ServerHandle):
     exists and Docker answers)."""
 
     def __init__(self) -> None:
-        from testcontainers.mysql import MySqlContainer
+        try:
+            from testcontainers.community.mysql import MySqlContainer
+        except ImportError:  # testcontainers before the community/ split
+            from testcontainers.mysql import MySqlContainer
 
         self._container = MySqlContainer("mysql:8.4", username="root", password="root")
         self._container.with_command("--log-bin=binlog --server-id=1")
