@@ -14,7 +14,7 @@ import pymysql
 import pymysql.constants.CLIENT
 
 from .config import ConnectionConfig
-from .errors import ConnectionFailed, OsidumpError, from_server_error
+from .errors import ConnectionFailed, ObjectNotFound, OsidumpError, from_server_error
 
 
 def _ssl_context(config: ConnectionConfig) -> ssl.SSLContext | None:
@@ -60,7 +60,12 @@ def connect(
     try:
         conn = pymysql.connect(**kwargs)
     except pymysql.err.OperationalError as exc:
-        raise from_server_error(exc, context=f"cannot connect to {config.describe()}") from exc
+        error = from_server_error(exc, context=f"cannot connect to {config.describe()}")
+        if isinstance(error, ConnectionFailed | ObjectNotFound):
+            raise error from exc  # refused login, unknown database
+        # Anything else while connecting (TLS refused, handshake, server gone)
+        # is a connection failure, whatever the server's error number.
+        raise ConnectionFailed(error.message, hint=_connect_hint(config)) from exc
     except (OSError, pymysql.err.MySQLError) as exc:
         raise ConnectionFailed(f"cannot connect to {config.describe()}: {exc}") from exc
     try:
@@ -71,6 +76,12 @@ def connect(
         conn.close()
         raise from_server_error(exc, context="setting up the session") from exc
     return conn
+
+
+def _connect_hint(config: ConnectionConfig) -> str:
+    if config.ssl_mode in ("REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"):
+        return "the server may not offer TLS: check --ssl-mode and --ssl-ca"
+    return "check --host/--port/--socket and that the server is running"
 
 
 def server_flavor(conn: pymysql.connections.Connection[Any]) -> tuple[str, str]:
