@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sys
@@ -13,22 +12,16 @@ from osidump.engine import __version__
 from osidump.engine.connection import connect, server_flavor
 
 from .errors import handle_errors
+from .export_cmd import export_command
 from .options import (
     ConnectionResolver,
     connection_options,
     has_connection_options,
     password_args_like_mysql,
 )
-
-# Command modules and the click commands each defines. They are written
-# alongside this file; one that is not there yet (a partial checkout) leaves
-# its commands out instead of breaking `osidump --help` and `ping`.
-COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "export_cmd": ("export_command",),
-    "restore_cmd": ("restore_command", "verify_command", "inspect_command"),
-    "retention_cmd": ("list_command", "prune_command", "drill_command"),
-    "to_sql_cmd": ("to_sql_command",),
-}
+from .restore_cmd import inspect_command, restore_command, verify_command
+from .retention_cmd import drill_command, list_command, prune_command
+from .to_sql_cmd import to_sql_command
 
 
 class _JsonFormatter(logging.Formatter):
@@ -98,25 +91,17 @@ def ping_command(database: str | None, connection: ConnectionResolver) -> None:
     click.echo(f"connected to {config.describe()}: {flavor} {version}")
 
 
-def _register_commands(group: click.Group) -> None:
-    for module_name, attributes in COMMAND_MODULES.items():
-        qualified = f"{__package__}.{module_name}"
-        try:
-            module = importlib.import_module(qualified)
-        except ModuleNotFoundError as exc:
-            # Only the command module itself may be missing; a missing
-            # dependency inside it is a real error and must surface.
-            if exc.name != qualified:
-                raise
-            continue
-        for attribute in attributes:
-            command = getattr(module, attribute)
-            if not isinstance(command, click.Command):
-                raise TypeError(f"{qualified}.{attribute} is not a click command")
-            group.add_command(command)
-
-
-_register_commands(cli)
+for _command in (
+    export_command,
+    restore_command,
+    verify_command,
+    inspect_command,
+    list_command,
+    prune_command,
+    drill_command,
+    to_sql_command,
+):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import inspect
 import json
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import click
-import osidump.cli
 import pytest
 from click.testing import CliRunner
-from osidump.cli import main as cli_main
 from osidump.cli.errors import EXIT_CODES, exit_code_for, handle_errors
 from osidump.cli.main import cli
 from osidump.engine import __version__
@@ -150,37 +145,3 @@ def test_json_log_format_reports_errors_as_one_json_object() -> None:
     assert event["event"] == "error" and event["exit_code"] == 8
     assert event["error"] == "ConnectionLost" and event["retryable"] is True
     assert event["message"] == "server went away" and event["hint"]
-
-
-@pytest.fixture
-def cli_package_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Extra modules dropped into tmp_path import as ``osidump.cli.<name>``."""
-    monkeypatch.setattr(osidump.cli, "__path__", [*osidump.cli.__path__, str(tmp_path)])
-    yield tmp_path
-    for name in [m for m in sys.modules if m.startswith("osidump.cli.fake_")]:
-        del sys.modules[name]
-
-
-def test_a_missing_command_module_only_leaves_its_commands_out(
-    cli_package_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (cli_package_path / "fake_ok_cmd.py").write_text(
-        "import click\n\n@click.command('fake-ok')\ndef fake_ok_command() -> None:\n    pass\n"
-    )
-    monkeypatch.setattr(
-        cli_main,
-        "COMMAND_MODULES",
-        {"fake_missing_cmd": ("whatever",), "fake_ok_cmd": ("fake_ok_command",)},
-    )
-    group = click.Group()
-    cli_main._register_commands(group)
-    assert sorted(group.commands) == ["fake-ok"]
-
-
-def test_a_missing_dependency_inside_a_command_module_is_not_hidden(
-    cli_package_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (cli_package_path / "fake_broken_cmd.py").write_text("import osidump_no_such_dependency\n")
-    monkeypatch.setattr(cli_main, "COMMAND_MODULES", {"fake_broken_cmd": ("x",)})
-    with pytest.raises(ModuleNotFoundError, match="osidump_no_such_dependency"):
-        cli_main._register_commands(click.Group())
