@@ -99,18 +99,23 @@ def _double_quoted(text: str) -> str:
     return "".join(out)
 
 
+def _read_lines(path: str, *, what: str, hint: str) -> list[str]:
+    """A settings file's lines, or a ConfigError that never quotes its content
+    (a line may hold the password)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read {what} {path}: {reason}", hint=hint) from None
+
+
 def parse_env_file(path: str) -> dict[str, str]:
     """Read a dotenv file (Laravel's .env): KEY=VALUE lines, ``export``,
     comments, single or double quotes. No variable expansion."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError(
-            f"cannot read --env-file {path}: {reason}",
-            hint="check the path and permissions of the .env file",
-        ) from None
+    lines = _read_lines(
+        path, what="--env-file", hint="check the path and permissions of the .env file"
+    )
     values: dict[str, str] = {}
     for raw in lines:
         line = raw.strip()
@@ -163,15 +168,9 @@ def parse_option_file(path: str, *, explicit: bool, _depth: int = 0) -> dict[str
         if explicit:
             raise ConfigError(f"--defaults-file {path} does not exist", hint="check the path")
         return {}
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError(
-            f"cannot read option file {path}: {reason}",
-            hint="check the path and permissions, or pass --defaults-file",
-        ) from None
+    lines = _read_lines(
+        path, what="option file", hint="check the path and permissions, or pass --defaults-file"
+    )
     found: dict[str, str] = {}
     group: str | None = None
     for number, raw in enumerate(lines, start=1):
