@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -122,7 +123,9 @@ def restore_command(
             _print_plan(plan)
             click.echo("dry run: nothing was changed")
         return
-    conn_config = connection.config()
+    # Connect without a default database: DB_DATABASE from a .env names the
+    # app's database, which a restore onto a fresh server has yet to create.
+    conn_config = replace(connection.config(), database=None)
     progress = RestoreProgress()
     json_log = as_json or (ctx.obj or {}).get("log_format") == "json"
 

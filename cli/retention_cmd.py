@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import click
@@ -121,7 +122,10 @@ def drill_command(
     Point it at a staging server (-h/-P) rather than production.
     """
     storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
-    report = run_drill(connection.config(), storage, threads=threads, keep=keep)
+    # No default database: the drill creates its own scratch databases.
+    report = run_drill(
+        replace(connection.config(), database=None), storage, threads=threads, keep=keep
+    )
     if as_json:
         click.echo(
             json.dumps(

@@ -144,3 +144,22 @@ def test_laravel_env_file_supplies_the_connection(server: Any, make_database: An
     proc = run_cli("export", "--env-file", str(env), "-o", str(tmp_path / "dump"), env=clean)
     assert proc.returncode == 0, proc.stderr
     assert "exported 4 tables" in proc.stdout
+
+
+def test_restore_with_the_apps_env_file_onto_a_server_without_the_database(
+    server: Any, second_server: Any, make_database: Any, tmp_path: Path
+) -> None:
+    """The runbook's restore: DB_DATABASE in .env names a database the target
+    server does not have yet; the restore creates it."""
+    db = make_database()
+    make_shop(server, db)
+    out = str(tmp_path / "dump")
+    assert CliRunner().invoke(cli, ["export", db, "-o", out, *conn_args(server)]).exit_code == 0
+    env = tmp_path / ".env"
+    env.write_text(f"DB_HOST={second_server.host}\nDB_PORT={second_server.port}\nDB_DATABASE={db}\n"
+                   f"DB_USERNAME={second_server.user}\nDB_PASSWORD=\n")
+    clean = {k: "" for k in ("DB_HOST", "DB_PORT", "DB_DATABASE", "DB_USERNAME", "DB_PASSWORD",
+                             "OSIDUMP_HOST", "OSIDUMP_PORT", "OSIDUMP_USER", "OSIDUMP_PASSWORD", "OSIDUMP_DATABASE")}
+    proc = run_cli("restore", out, "--env-file", str(env), env=clean)
+    assert proc.returncode == 0, proc.stderr
+    assert checksums(second_server.connect(), db) == checksums(server.connect(), db)
