@@ -20,6 +20,7 @@ row) and one zstd compressor; the job list holds plans, not rows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -133,12 +134,11 @@ class Export:
             schema_entries = {s.name: self._write_schema(s) for s in schemas}
             self._run_workers(snapshot, plans)
             manifest = self._manifest(started, snapshot, schemas, schema_entries)
-            snapshot.close()
+            snapshot.close()  # every row is read: release the snapshot and the DDL guard now
             self.storage.put(MANIFEST_NAME, manifest.to_json())
             return manifest
         except BaseException as exc:
             self._cancel.set()
-            snapshot.close()
             self._cleanup()
             if isinstance(exc, KeyboardInterrupt):
                 raise Interrupted("export interrupted; no manifest was written") from exc
@@ -193,8 +193,6 @@ class Export:
         data = (json.dumps(doc, indent=1) + "\n").encode("utf-8")
         name = schema_file_name(schema.name)
         self.storage.put(name, data)
-        import hashlib
-
         return FileEntry(path=name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
 
     def _run_workers(self, snapshot: Snapshot, plans: list[ChunkPlan]) -> None:
