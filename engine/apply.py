@@ -139,6 +139,10 @@ class Restore:
             skipped = len(p.chunks) - len(jobs)
             self.progress.add(skipped=skipped)
             self._load(jobs)
+            # This connection sat idle through the load, which can outlast the
+            # server's wait_timeout: reconnect if needed, with the same session.
+            conn.ping(reconnect=True)
+            _session(conn, self.plan)
             self.progress.phase = "indexes"
             self._indexes(conn, done)
             self.progress.phase = "objects"
