@@ -140,9 +140,8 @@ class Restore:
             self.progress.add(skipped=skipped)
             self._load(jobs)
             # This connection sat idle through the load, which can outlast the
-            # server's wait_timeout: reconnect if needed, with the same session.
-            conn.ping(reconnect=True)
-            _session(conn, self.plan)
+            # server's wait_timeout: open a new one with the same session if so.
+            conn = self._alive(conn)
             self.progress.phase = "indexes"
             self._indexes(conn, done)
             self.progress.phase = "objects"
@@ -170,6 +169,17 @@ class Restore:
         finally:
             with contextlib.suppress(Exception):
                 conn.close()
+
+    def _alive(self, conn: Any) -> Any:
+        try:
+            conn.ping(reconnect=False)
+            return conn
+        except pymysql.err.MySQLError:
+            with contextlib.suppress(Exception):
+                conn.close()
+        fresh = connect(self.connection)
+        _session(fresh, self.plan)
+        return fresh
 
     # --- schema ----------------------------------------------------------------
 

@@ -84,3 +84,30 @@ def test_dropped_connection_then_resume(server: Any, make_database: Any, tmp_pat
         restore(server.connection_config(), KillConnectionsOnThirdChunk(storage.root), database=dst, threads=1)
     restore(server.connection_config(), storage, database=dst, resume=True)
     assert checksums(killer, dst) == checksums(killer, src)
+
+
+def test_idle_main_connection_dropped_during_the_load(server: Any, make_database: Any, tmp_path: Path) -> None:
+    """The connection that created the schema waits through the whole load;
+    if the server drops it (wait_timeout, a proxy), indexes and views still come."""
+    src, storage = source(server, make_database, tmp_path)
+    dst = make_database()
+    killer = server.connect()
+    opened = {"n": 0}
+
+    class KillTheIdleConnection(LocalStorage):
+        """Local files; opening the 3rd chunk kills the oldest session on the target."""
+
+        def open_read(self, name: str) -> Any:
+            if name.startswith("data/"):
+                opened["n"] += 1
+                if opened["n"] == 3:
+                    ids = sql(killer, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s"
+                                      " AND ID <> CONNECTION_ID() ORDER BY ID", (dst,))
+                    sql(killer, f"KILL CONNECTION {int(ids[0][0])}")
+            return super().open_read(name)
+
+    restore(server.connection_config(), KillTheIdleConnection(storage.root), database=dst, threads=1)
+    assert checksums(killer, dst) == checksums(killer, src)
+    assert sql(killer, f"SELECT c FROM `{dst}`.vk") == sql(killer, f"SELECT c FROM `{src}`.vk")
+    assert sql(killer, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA=%s"
+                       " AND TABLE_NAME='keyed' AND INDEX_NAME='v'", (dst,))[0][0] == 1
