@@ -71,6 +71,12 @@ def _print_plan(plan: RestorePlan) -> None:
     is_flag=True,
     help="Drop DEFINER clauses of views, triggers, routines, events.",
 )
+@click.option(
+    "--no-binlog",
+    "no_binlog",
+    is_flag=True,
+    help="Do not write the restore to the binary log (not replicated; needs SUPER).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_s3_option
@@ -87,6 +93,7 @@ def restore_command(
     on_existing: str,
     defer_indexes: bool,
     strip_definers: bool,
+    no_binlog: bool,
     dry_run: bool,
     as_json: bool,
     s3_endpoint_url: str | None,
@@ -112,6 +119,7 @@ def restore_command(
         defer_indexes=defer_indexes,
         dry_run=dry_run,
         strip_definers=strip_definers,
+        binlog=not no_binlog,
     )
     storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
     manifest = load_manifest(storage)

@@ -103,6 +103,12 @@ def prune_command(
 @click.argument("source")
 @click.option("--threads", "-j", type=int, default=2, show_default=True, help="Parallel loaders.")
 @click.option("--keep", is_flag=True, help="Keep the scratch databases for inspection.")
+@click.option(
+    "--no-binlog",
+    "no_binlog",
+    is_flag=True,
+    help="Keep the drill out of the binary log, so replicas never see it (needs SUPER).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_s3_option
 @connection_options
@@ -111,6 +117,7 @@ def drill_command(
     source: str,
     threads: int,
     keep: bool,
+    no_binlog: bool,
     as_json: bool,
     s3_endpoint_url: str | None,
     connection: ConnectionResolver,
@@ -124,7 +131,11 @@ def drill_command(
     storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
     # No default database: the drill creates its own scratch databases.
     report = run_drill(
-        replace(connection.config(), database=None), storage, threads=threads, keep=keep
+        replace(connection.config(), database=None),
+        storage,
+        threads=threads,
+        keep=keep,
+        binlog=not no_binlog,
     )
     if as_json:
         click.echo(

@@ -38,6 +38,7 @@ from .errors import (
     IntegrityError,
     Interrupted,
     OsidumpError,
+    PrivilegeError,
     ServerError,
     TargetExists,
     from_server_error,
@@ -84,8 +85,17 @@ class RestoreResult:
     objects: int
 
 
-def _session(conn: Any, plan: RestorePlan) -> None:
+def _session(conn: Any, plan: RestorePlan, *, binlog: bool = True) -> None:
     execute(conn, DATA_CHECKS, context="setting up the restore session")
+    if not binlog:
+        try:
+            execute(conn, "SET SESSION sql_log_bin = 0", context="turning off the binary log")
+        except PrivilegeError as exc:
+            raise PrivilegeError(
+                f"{exc.message} (--no-binlog needs SUPER or BINLOG ADMIN)",
+                code=exc.code,
+                hint="drop --no-binlog, or restore as a user with that privilege",
+            ) from exc
     settings = ", ".join(f"{name} = %s" for name, _ in plan.session)
     execute(
         conn,
@@ -131,7 +141,7 @@ class Restore:
         self.progress.total_rows = sum(j.chunk.rows for j in p.chunks)
         conn = connect(self.connection)
         try:
-            _session(conn, self.plan)
+            _session(conn, self.plan, binlog=self.config.binlog)
             self.progress.phase = "schema"
             done = self._prepare(conn)
             self.progress.phase = "data"
@@ -178,7 +188,7 @@ class Restore:
             with contextlib.suppress(Exception):
                 conn.close()
         fresh = connect(self.connection)
-        _session(fresh, self.plan)
+        _session(fresh, self.plan, binlog=self.config.binlog)
         return fresh
 
     # --- schema ----------------------------------------------------------------
@@ -308,7 +318,7 @@ class Restore:
     def _load(self, jobs: list[ChunkJob]) -> None:
         def start(_index: int) -> Any:
             conn = connect(self.connection, autocommit=True)
-            _session(conn, self.plan)
+            _session(conn, self.plan, binlog=self.config.binlog)
             return conn
 
         def stop(conn: Any) -> None:
@@ -449,7 +459,7 @@ class Restore:
                 raise TargetExists(f"{label} already exists in the target") from exc
             raise
         finally:
-            _session(conn, self.plan)
+            _session(conn, self.plan, binlog=self.config.binlog)
             execute(conn, "SET NAMES utf8mb4", context="resetting the session")
 
 

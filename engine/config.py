@@ -121,6 +121,9 @@ class RestoreConfig:
     defer_indexes: bool = True
     dry_run: bool = False
     strip_definers: bool = False
+    # False: SET sql_log_bin = 0, so the restore is not replicated (a drill or
+    # scratch copy on a primary). Needs SUPER / BINLOG ADMIN.
+    binlog: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.threads <= 256:

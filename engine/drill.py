@@ -38,18 +38,27 @@ class DrillReport:
 
 
 def run_drill(
-    connection: ConnectionConfig, storage: Storage, *, threads: int = 2, keep: bool = False
+    connection: ConnectionConfig,
+    storage: Storage,
+    *,
+    threads: int = 2,
+    keep: bool = False,
+    binlog: bool = True,
 ) -> DrillReport:
     manifest = load_manifest(storage)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
     report = DrillReport(kept=keep)
     started = time.monotonic()
     conn = connect(connection)
+    if not binlog:  # the scratch databases' DROP must not replicate either
+        execute(conn, "SET SESSION sql_log_bin = 0", context="turning off the binary log")
     try:
         for db in manifest.databases:
             scratch = f"{db.name[:40]}_drill_{stamp}"
             report.databases[db.name] = scratch
-            config = RestoreConfig(source_databases=(db.name,), database=scratch, threads=threads)
+            config = RestoreConfig(
+                source_databases=(db.name,), database=scratch, threads=threads, binlog=binlog
+            )
             plan = plan_restore(storage, manifest, config)
             try:
                 run_restore(connection, config, storage, plan)

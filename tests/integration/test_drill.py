@@ -64,3 +64,48 @@ def test_drill_on_a_damaged_dump_fails_and_leaves_nothing(server: Any, make_data
     assert result.exit_code == 5, result.output
     assert "restore drill failed" in result.output
     assert scratch_dbs(server.connect(), db) == []  # dropped even with --keep
+
+
+def test_no_binlog_keeps_the_restore_out_of_the_binary_log(second_server: Any, tmp_path: Path) -> None:
+    """On a primary, --no-binlog restores and drills never reach the replicas:
+    the binary log does not move. Without it, it does."""
+    conn = second_server.connect()
+    sql(conn, "CREATE DATABASE shop")
+    sql(conn, "CREATE TABLE shop.t (id INT PRIMARY KEY)")
+    sql(conn, "INSERT INTO shop.t VALUES (1), (2)")
+    out = str(tmp_path / "dump")
+    export(second_server.connection_config(), LocalStorage(out), "shop")
+
+    def position() -> tuple[Any, ...]:
+        return tuple(sql(conn, "SHOW MASTER STATUS")[0][:2])
+
+    args = ["-h", second_server.host, "-P", str(second_server.port), "-u", second_server.user]
+    before = position()
+    result = CliRunner().invoke(cli, ["restore", out, "-d", "shop_copy", "--no-binlog", *args])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["drill", out, "--no-binlog", *args])
+    assert result.exit_code == 0, result.output
+    assert position() == before
+    assert sql(conn, "SELECT COUNT(*) FROM shop_copy.t")[0][0] == 2
+    result = CliRunner().invoke(cli, ["restore", out, "-d", "shop_logged", *args])
+    assert result.exit_code == 0 and position() != before
+
+
+def test_no_binlog_without_the_privilege_is_a_clear_error(server: Any, make_database: Any, tmp_path: Path) -> None:
+    import uuid
+
+    db, out = make_dump(server, make_database, tmp_path)
+    conn = server.connect()
+    user = "osi_nb_" + uuid.uuid4().hex[:6]
+    target = db + "_nb"
+    sql(conn, f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+    sql(conn, f"GRANT ALL ON `{target}`.* TO '{user}'@'%'")
+    try:
+        result = CliRunner().invoke(cli, ["restore", out, "-d", target, "--no-binlog", "-h", server.host,
+                                          "-P", str(server.port), "-u", user, "--password=pw"])
+        assert result.exit_code == 8, result.output
+        assert "--no-binlog" in result.output
+        assert not sql(conn, "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", (target,))
+    finally:
+        sql(conn, f"DROP USER '{user}'@'%'")
+        sql(conn, f"DROP DATABASE IF EXISTS `{target}`")
