@@ -81,15 +81,22 @@ class OsidumpLocal(Tool):
     def available(self, ctx: Context) -> str | None:
         return _osidump_available()
 
+    def location(self, ctx: Context) -> str:
+        return self.out(ctx)
+
+    def storage_args(self, ctx: Context) -> list[str]:
+        return []
+
     def dump(self, ctx: Context) -> list[str]:
         return [
             *osidump_argv(),
             "export",
             ctx.db,
             "--output",
-            self.out(ctx),
+            self.location(ctx),
             "--threads",
             str(ctx.threads),
+            *self.storage_args(ctx),
             *_conn(ctx),
         ]
 
@@ -97,51 +104,27 @@ class OsidumpLocal(Tool):
         return [
             *osidump_argv(),
             "restore",
-            self.out(ctx),
+            self.location(ctx),
             "--database",
             target,
             "--threads",
             str(ctx.threads),
+            *self.storage_args(ctx),
             *_conn(ctx),
         ]
 
 
-class OsidumpS3(Tool):
+class OsidumpS3(OsidumpLocal):
     name = "osidump (S3)"
 
     def available(self, ctx: Context) -> str | None:
         return _osidump_available() if ctx.s3_endpoint else "not available: no S3 endpoint"
 
-    def url(self, ctx: Context) -> str:
+    def location(self, ctx: Context) -> str:
         return f"s3://{ctx.s3_bucket}/{ctx.db}"
 
-    def dump(self, ctx: Context) -> list[str]:
-        return [
-            *osidump_argv(),
-            "export",
-            ctx.db,
-            "--output",
-            self.url(ctx),
-            "--threads",
-            str(ctx.threads),
-            "--s3-endpoint-url",
-            str(ctx.s3_endpoint),
-            *_conn(ctx),
-        ]
-
-    def restore(self, ctx: Context, target: str) -> list[str]:
-        return [
-            *osidump_argv(),
-            "restore",
-            self.url(ctx),
-            "--database",
-            target,
-            "--threads",
-            str(ctx.threads),
-            "--s3-endpoint-url",
-            str(ctx.s3_endpoint),
-            *_conn(ctx),
-        ]
+    def storage_args(self, ctx: Context) -> list[str]:
+        return ["--s3-endpoint-url", str(ctx.s3_endpoint)]
 
     def _client(self, ctx: Context) -> Any:
         import boto3
