@@ -7,9 +7,10 @@ Modes (``--consistency``):
     REPEATABLE READ. Always consistent; no parallel reads.
 ``lock``
     A coordinator blocks commits only while the workers open their snapshots,
-    then releases the lock (MariaDB: ``BACKUP STAGE BLOCK_COMMIT``, which lets
-    running statements finish, or FTWRL before 10.4; MySQL 8: ``LOCK INSTANCE
-    FOR BACKUP`` + FTWRL). Needs RELOAD (and BACKUP_ADMIN on MySQL).
+    then releases the lock (MariaDB >= 10.4: ``BACKUP STAGE BLOCK_COMMIT``,
+    which lets running statements finish; older MariaDB and MySQL: FLUSH TABLES
+    WITH READ LOCK). Needs RELOAD. DDL is kept out for the whole export by the
+    metadata-lock guard below, on every flavour.
 ``snapshot-check``
     No global lock, for managed servers without RELOAD: every worker opens a
     snapshot and the coordinator proves they are at the same point. MariaDB
@@ -137,6 +138,25 @@ def _mysql_position(conn: Any) -> tuple[str, int, str]:
     return "", 0, ""
 
 
+def lock_statements(flavor: str, version: str) -> tuple[list[str], str]:
+    """How to block commits briefly on this server, and how to let go.
+
+    MariaDB 10.4 added BACKUP STAGE; BLOCK_COMMIT waits only for commits in
+    flight, where FTWRL also waits for every running statement (a long SELECT
+    would stall the whole application behind the lock)."""
+    if flavor == "mariadb" and _version_tuple(version) >= (10, 4):
+        return ["BACKUP STAGE START", "BACKUP STAGE BLOCK_COMMIT"], "BACKUP STAGE END"
+    return ["FLUSH TABLES WITH READ LOCK"], "UNLOCK TABLES"
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    numbers = []
+    for part in version.split("-", 1)[0].split(".")[:3]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        numbers.append(int(digits) if digits else 0)
+    return tuple(numbers)
+
+
 def _open_together(workers: list[Any], then: Callable[[Any], T]) -> list[T]:
     """Open every worker's snapshot at (nearly) the same instant: the START
     TRANSACTION packets go out on all sockets back to back from one thread, and
@@ -240,12 +260,7 @@ class SnapshotCoordinator:
         workers = self._open_workers(flavor, self.workers)
         try:
             started = time.monotonic()
-            if flavor == "mariadb":
-                lock_stmts = ["BACKUP STAGE START", "BACKUP STAGE BLOCK_COMMIT"]
-                unlock = "BACKUP STAGE END"
-            else:
-                lock_stmts = ["FLUSH TABLES WITH READ LOCK"]
-                unlock = "UNLOCK TABLES"
+            lock_stmts, unlock = lock_statements(flavor, version)
             locked = False
             try:
                 for stmt in lock_stmts:
