@@ -298,6 +298,16 @@ class S3Storage(Storage):
                 config=botocore.config.Config(
                     retries={"max_attempts": config.max_attempts, "mode": "standard"},
                     max_pool_connections=32,  # enough for --threads up to 32 without waiting
+                    # boto3 sends CRC32 checksum headers on every upload by default;
+                    # several S3-compatible stores reject them. Against a custom
+                    # endpoint send them only where the API requires them (the
+                    # dump's own sha256 digests cover integrity end to end).
+                    request_checksum_calculation=(
+                        "when_required" if config.endpoint_url else "when_supported"
+                    ),
+                    response_checksum_validation=(
+                        "when_required" if config.endpoint_url else "when_supported"
+                    ),
                 ),
             )
         self.client: S3Client = client
