@@ -13,7 +13,7 @@ from osidump.engine.export import Export, ExportProgress
 from osidump.engine.storage import open_storage
 
 from .errors import handle_errors
-from .options import ConnectionResolver, connection_options
+from .options import ConnectionResolver, connection_options, s3_endpoint_option
 from .progress import ProgressLine, emit_json, human_bytes, human_seconds
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.I)
@@ -82,12 +82,7 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     is_flag=True,
     help="Drop DEFINER clauses (for managed targets without SUPER).",
 )
-@click.option(
-    "--s3-endpoint-url",
-    default=None,
-    envvar="OSIDUMP_S3_ENDPOINT_URL",
-    help="S3-compatible endpoint (MinIO, moto, ...).",
-)
+@s3_endpoint_option
 @connection_options
 @click.pass_context
 @handle_errors

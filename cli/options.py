@@ -84,16 +84,18 @@ def has_connection_options(command: click.Command) -> bool:
 _DOTENV_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
 
 
-def _double_quoted(text: str) -> str:
-    """A double-quoted dotenv value up to its closing quote, with phpdotenv's
-    backslash escapes (an unknown escape keeps its backslash)."""
+def _quoted(text: str, escapes: dict[str, str]) -> str:
+    """A value that starts with a quote, up to its closing quote, with
+    backslash escapes from ``escapes`` (an unknown escape keeps its backslash).
+    Shared by .env (phpdotenv's escapes) and option files (mysql's)."""
+    quote = text[0]
     out: list[str] = []
     index = 1
-    while index < len(text) and text[index] != '"':
+    while index < len(text) and text[index] != quote:
         char = text[index]
         if char == "\\" and index + 1 < len(text):
             index += 1
-            char = _DOTENV_ESCAPES.get(text[index], "\\" + text[index])
+            char = escapes.get(text[index], "\\" + text[index])
         out.append(char)
         index += 1
     return "".join(out)
@@ -131,7 +133,7 @@ def parse_env_file(path: str) -> dict[str, str]:
             end = value.find("'", 1)
             value = value[1:end] if end > 0 else value[1:]
         elif value[:1] == '"':
-            value = _double_quoted(value)
+            value = _quoted(value, _DOTENV_ESCAPES)
         else:
             value = value.split(" #", 1)[0].strip()
         values[key] = value
@@ -147,15 +149,7 @@ def _option_value(text: str) -> str:
     an unquoted ``#`` (so an unquoted ``pa#ss`` is ``pa``, as in mysql)."""
     text = text.strip()
     if text[:1] in ("'", '"'):
-        quote, out, index = text[0], [], 1
-        while index < len(text) and text[index] != quote:
-            char = text[index]
-            if char == "\\" and index + 1 < len(text):
-                index += 1
-                char = _ESCAPES.get(text[index], "\\" + text[index])
-            out.append(char)
-            index += 1
-        return "".join(out)
+        return _quoted(text, _ESCAPES)
     return text.split("#", 1)[0].strip()
 
 
@@ -313,6 +307,14 @@ def _password_warning(ctx: click.Context, param: click.Parameter, value: Any) ->
             err=True,
         )
     return value
+
+
+s3_endpoint_option = click.option(
+    "--s3-endpoint-url",
+    default=None,
+    envvar="OSIDUMP_S3_ENDPOINT_URL",
+    help="S3-compatible endpoint (MinIO, moto, ...).",
+)
 
 
 def connection_options(fn: F) -> F:

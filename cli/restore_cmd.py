@@ -18,15 +18,8 @@ from osidump.engine.verify import verify_dump
 
 from .errors import handle_errors
 from .export_cmd import split_list
-from .options import ConnectionResolver, connection_options
+from .options import ConnectionResolver, connection_options, s3_endpoint_option
 from .progress import ProgressLine, emit_json, human_bytes, human_seconds
-
-_s3_option = click.option(
-    "--s3-endpoint-url",
-    default=None,
-    envvar="OSIDUMP_S3_ENDPOINT_URL",
-    help="S3-compatible endpoint (MinIO, moto, ...).",
-)
 
 
 def _print_plan(plan: RestorePlan) -> None:
@@ -79,7 +72,7 @@ def _print_plan(plan: RestorePlan) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@_s3_option
+@s3_endpoint_option
 @connection_options
 @click.pass_context
 @handle_errors
@@ -178,7 +171,7 @@ def restore_command(
 @click.argument("source")
 @click.option("--threads", "-j", type=int, default=2, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@_s3_option
+@s3_endpoint_option
 @handle_errors
 def verify_command(source: str, threads: int, as_json: bool, s3_endpoint_url: str | None) -> None:
     """Check every file of the dump at SOURCE against its manifest (no server needed)."""
@@ -228,7 +221,7 @@ def verify_command(source: str, threads: int, as_json: bool, s3_endpoint_url: st
 @click.command("inspect")
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@_s3_option
+@s3_endpoint_option
 @handle_errors
 def inspect_command(source: str, as_json: bool, s3_endpoint_url: str | None) -> None:
     """Summarise the dump at SOURCE: when, from where, how consistent, what it holds."""

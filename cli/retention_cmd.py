@@ -12,21 +12,14 @@ from osidump.engine.retention import delete_dump, find_dumps, plan_prune
 from osidump.engine.storage import open_storage
 
 from .errors import handle_errors
-from .options import ConnectionResolver, connection_options
+from .options import ConnectionResolver, connection_options, s3_endpoint_option
 from .progress import human_bytes
-
-_s3_option = click.option(
-    "--s3-endpoint-url",
-    default=None,
-    envvar="OSIDUMP_S3_ENDPOINT_URL",
-    help="S3-compatible endpoint (MinIO, moto, ...).",
-)
 
 
 @click.command("list")
 @click.argument("location")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@_s3_option
+@s3_endpoint_option
 @handle_errors
 def list_command(location: str, as_json: bool, s3_endpoint_url: str | None) -> None:
     """List the dumps in LOCATION (a directory or s3://bucket/prefix), newest first."""
@@ -72,7 +65,7 @@ def list_command(location: str, as_json: bool, s3_endpoint_url: str | None) -> N
     help="Always keep this many newest complete dumps, whatever their age.",
 )
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
-@_s3_option
+@s3_endpoint_option
 @handle_errors
 def prune_command(
     location: str, keep_days: int, keep_last: int, dry_run: bool, s3_endpoint_url: str | None
@@ -110,7 +103,7 @@ def prune_command(
     help="Keep the drill out of the binary log, so replicas never see it (needs SUPER).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@_s3_option
+@s3_endpoint_option
 @connection_options
 @handle_errors
 def drill_command(

@@ -12,6 +12,7 @@ from osidump.engine.to_sql import write_sql
 
 from .errors import handle_errors
 from .export_cmd import split_list
+from .options import s3_endpoint_option
 
 
 @click.command("to-sql")
@@ -21,12 +22,7 @@ from .export_cmd import split_list
     "--database", "-d", "target_db", default=None, help="Name the database this in the script."
 )
 @click.option("--tables", "-t", multiple=True, help="Only these tables (names or db.table globs).")
-@click.option(
-    "--s3-endpoint-url",
-    default=None,
-    envvar="OSIDUMP_S3_ENDPOINT_URL",
-    help="S3-compatible endpoint (MinIO, moto, ...).",
-)
+@s3_endpoint_option
 @handle_errors
 def to_sql_command(
     source: str,
