@@ -9,6 +9,7 @@ chunk boundaries and definitions belong to the same point in time as the rows
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -407,3 +408,11 @@ def read_database(conn: Any, schema: str, table_names: list[str]) -> DatabaseSch
     return DatabaseSchema(
         name=schema, create_sql=_text(create[0][1]), tables=tables, objects=objects
     )
+
+
+_DEFINER = re.compile(r"\s*DEFINER\s*=\s*(`[^`]*`|'[^']*'|[^\s@]+)@(`[^`]*`|'[^']*'|[^\s]+)", re.I)
+
+
+def strip_definer(sql: str) -> str:
+    """Remove a DEFINER=user@host clause (managed targets refuse others' definers)."""
+    return _DEFINER.sub("", sql, count=1)

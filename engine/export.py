@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +30,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .catalog import DatabaseSchema, SchemaObject, Table, list_databases, read_database
+from .catalog import (
+    DatabaseSchema,
+    SchemaObject,
+    Table,
+    list_databases,
+    read_database,
+    strip_definer,
+)
 from .catalog import resolve_tables as resolve_table_names
 from .chunk_plan import ChunkPlan, plan_table
 from .chunk_writer import ChunkFile, ChunkStats
@@ -59,12 +65,6 @@ from .workers import WorkerPool
 log = logging.getLogger("osidump.export")
 
 DATA_SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"
-_DEFINER = re.compile(r"\s*DEFINER\s*=\s*(`[^`]*`|'[^']*'|[^\s@]+)@(`[^`]*`|'[^']*'|[^\s]+)", re.I)
-
-
-def strip_definer(sql: str) -> str:
-    """Remove a DEFINER=user@host clause (managed targets refuse others' definers)."""
-    return _DEFINER.sub("", sql, count=1)
 
 
 @dataclass

@@ -16,10 +16,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .catalog import strip_definer
 from .config import RestoreConfig
 from .connection import quote_ident
 from .errors import ConfigError, IntegrityError, ManifestError, ObjectNotFound
-from .export import strip_definer
 from .manifest import MANIFEST_NAME, ChunkEntry, Manifest, TableEntry
 from .storage import Storage
 

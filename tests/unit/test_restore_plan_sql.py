@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from osidump.engine.export import strip_definer
+from osidump.engine.catalog import strip_definer
 from osidump.engine.restore_plan import split_secondary_indexes
 
 CREATE = """CREATE TABLE `t` (
