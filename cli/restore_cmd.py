@@ -27,7 +27,8 @@ def _print_plan(plan: RestorePlan) -> None:
         same = "" if db.source == db.target else f" (from {db.source})"
         click.echo(f"database {db.target}{same}")
     for t in plan.tables:
-        idx = f", then {len(t.deferred_indexes)} index(es)" if t.deferred_indexes else ""
+        n = len(t.index_clauses)
+        idx = f", then {n} index{'es' if n != 1 else ''}" if n else ""
         click.echo(
             f"  table {t.label}: {t.entry.rows:,} rows in {len(t.entry.chunks)} chunk(s), "
             f"{human_bytes(t.entry.stored_bytes)}{idx}"

@@ -32,9 +32,19 @@ def _ssl_context(config: ConnectionConfig) -> ssl.SSLContext | None:
 
 
 def connect(
-    config: ConnectionConfig, *, database: str | None = None, autocommit: bool = True
+    config: ConnectionConfig,
+    *,
+    database: str | None = None,
+    autocommit: bool = True,
+    local_infile: bool = False,
 ) -> pymysql.connections.Connection[Any]:
     """Open a connection with osidump's session defaults (utf8mb4, UTC).
+
+    Multi-statements are never allowed: one query is one statement, so no
+    text from a dump can smuggle in a second one. ``local_infile`` announces
+    LOAD DATA LOCAL support for restore's loader (``bulk_load.load_local``,
+    which answers the server's file request with a chunk); PyMySQL's own file
+    reader stays off, so a server can never make osidump read a local file.
 
     Raises ConnectionFailed / AuthenticationFailed with the target named,
     never the password.
@@ -46,8 +56,7 @@ def connect(
         "charset": "utf8mb4",
         "connect_timeout": config.connect_timeout,
         "autocommit": autocommit,
-        "client_flag": pymysql.constants.CLIENT.MULTI_STATEMENTS,
-        "local_infile": False,
+        "local_infile": local_infile,
     }
     if config.socket:
         kwargs["unix_socket"] = config.socket
@@ -68,6 +77,7 @@ def connect(
         raise ConnectionFailed(error.message, hint=_connect_hint(config)) from exc
     except (OSError, pymysql.err.MySQLError) as exc:
         raise ConnectionFailed(f"cannot connect to {config.describe()}: {exc}") from exc
+    conn._local_infile = False  # type: ignore[attr-defined]  # see the docstring
     try:
         with conn.cursor() as cur:
             # UTC so TIMESTAMP values are dumped and restored without shifting.
