@@ -14,7 +14,13 @@ import pymysql
 import pymysql.constants.CLIENT
 
 from .config import ConnectionConfig
-from .errors import ConnectionFailed, ObjectNotFound, OsidumpError, from_server_error
+from .errors import (
+    AuthPluginFailed,
+    ConnectionFailed,
+    ObjectNotFound,
+    OsidumpError,
+    from_server_error,
+)
 
 
 def tls_context(config: ConnectionConfig) -> ssl.SSLContext | None:
@@ -108,7 +114,9 @@ def connect(
     """
     kwargs: dict[str, Any] = {
         "user": config.user,
-        "password": config.password,
+        # Bytes: PyMySQL encodes a str password as Latin-1, which fails on
+        # any other character and differs from what the mysql client sends.
+        "password": config.password.encode("utf-8"),
         "database": database if database is not None else config.database,
         "charset": "utf8mb4",
         "connect_timeout": config.connect_timeout,
@@ -125,6 +133,10 @@ def connect(
         conn = _open(config, kwargs)
     except pymysql.err.OperationalError as exc:
         raise _connect_error(config, exc) from exc
+    except RuntimeError as exc:  # PyMySQL: a package its login method needs is missing
+        raise AuthPluginFailed(
+            f"cannot connect to {config.describe()}: {exc}", hint=_plugin_hint(str(exc))
+        ) from exc
     except (OSError, pymysql.err.MySQLError) as exc:
         raise ConnectionFailed(f"cannot connect to {config.describe()}: {exc}") from exc
     try:
@@ -153,11 +165,35 @@ def _connect_error(config: ConnectionConfig, exc: pymysql.err.OperationalError) 
             hint=_tls_hint(config, None),
         )
     error = from_server_error(exc, context=context)
+    first = exc.args[0] if exc.args else 0
+    if isinstance(first, str) and any(w in first.lower() for w in _PYMYSQL_AUTH_WORDS):
+        # PyMySQL raises some login-exchange failures with a message, no number.
+        error = AuthPluginFailed(f"{context}: {first}")
+    if isinstance(error, AuthPluginFailed):
+        return AuthPluginFailed(error.message, hint=_plugin_hint(error.message))
     if isinstance(error, ConnectionFailed | ObjectNotFound):
         return error  # refused login, unknown database
     # Anything else while connecting (handshake, server gone) is a connection
     # failure, whatever the server's error number.
     return ConnectionFailed(error.message, hint=_connect_hint(config))
+
+
+_PYMYSQL_AUTH_WORDS = ("auth", "sha2", "public key")
+
+
+def _plugin_hint(message: str) -> str:
+    if "cryptography" in message:
+        return (
+            "MySQL 8's caching_sha2_password login without TLS needs the 'cryptography' "
+            "package, which osidump depends on: reinstall osidump, or connect with TLS "
+            "(--ssl-mode REQUIRED)"
+        )
+    if "nacl" in message.lower():
+        return (
+            "the account uses MariaDB's ed25519 plugin: install PyNaCl into osidump's "
+            "environment (pip install pynacl)"
+        )
+    return AuthPluginFailed.default_hint
 
 
 def _tls_reason(exc: ssl.SSLError) -> str:

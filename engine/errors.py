@@ -44,6 +44,17 @@ class AuthenticationFailed(ConnectionFailed):
     default_hint = "check --user and the password (-p, OSIDUMP_PASSWORD, DB_PASSWORD or ~/.my.cnf)"
 
 
+class AuthPluginFailed(ConnectionFailed):
+    """The login failed in the authentication method's exchange, not on the
+    password: a method the client cannot speak, or a package it needs missing."""
+
+    default_hint = (
+        "give the account a method PyMySQL speaks (ALTER USER ... IDENTIFIED WITH "
+        "caching_sha2_password or mysql_native_password BY '...'), or check the server's "
+        "authentication plugins"
+    )
+
+
 class ServerError(OsidumpError):
     """The server answered a statement with an error."""
 
@@ -132,7 +143,10 @@ class Interrupted(OsidumpError):
 # transient: a deadlock, a lock wait timeout, or the connection going away.
 _RETRYABLE_CODES = {1205, 1213, 2006, 2013, 2055, 1927, 4031}
 _LOST_CONNECTION_CODES = {2006, 2013, 2055, 1927, 4031, 1053}
-_AUTH_CODES = {1045, 1698, 1251}
+_AUTH_CODES = {1045, 1698}
+# ER_NOT_SUPPORTED_AUTH_MODE, ER_PLUGIN_IS_NOT_LOADED, and PyMySQL's
+# CR_AUTH_PLUGIN_CANNOT_LOAD / CR_AUTH_PLUGIN_ERR.
+_AUTH_PLUGIN_CODES = {1251, 1524, 2059, 2061}
 _PRIVILEGE_CODES = {1044, 1142, 1143, 1227, 1370}
 _NOT_FOUND_CODES = {1049, 1146}
 
@@ -150,6 +164,8 @@ def from_server_error(exc: BaseException, *, context: str) -> OsidumpError:
     message = f"{context}: {text}" if text else context
     if code in _AUTH_CODES:
         return AuthenticationFailed(message)
+    if code in _AUTH_PLUGIN_CODES:
+        return AuthPluginFailed(message)
     if code in _LOST_CONNECTION_CODES or (code == 0 and "Lost connection" in text):
         return ConnectionLost(message, code=code)
     if code in _PRIVILEGE_CODES:
