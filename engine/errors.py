@@ -149,6 +149,14 @@ _AUTH_CODES = {1045, 1698}
 _AUTH_PLUGIN_CODES = {1251, 1524, 2059, 2061}
 _PRIVILEGE_CODES = {1044, 1142, 1143, 1227, 1370}
 _NOT_FOUND_CODES = {1049, 1146}
+# ER_BINLOG_CREATE_ROUTINE_NEED_SUPER: a function or trigger created without
+# SUPER while the binary log is on (the usual state of a managed target).
+_ROUTINE_NEEDS_SUPER = 1419
+_ROUTINE_NEEDS_SUPER_HINT = (
+    "set log_bin_trust_function_creators = 1 on the target (on RDS/Aurora: in its "
+    "parameter group), or restore as a user with SUPER; add --strip-definers if the "
+    "objects name other users as DEFINER"
+)
 
 
 def from_server_error(exc: BaseException, *, context: str) -> OsidumpError:
@@ -168,6 +176,8 @@ def from_server_error(exc: BaseException, *, context: str) -> OsidumpError:
         return AuthPluginFailed(message)
     if code in _LOST_CONNECTION_CODES or (code == 0 and "Lost connection" in text):
         return ConnectionLost(message, code=code)
+    if code == _ROUTINE_NEEDS_SUPER:
+        return PrivilegeError(message, code=code, hint=_ROUTINE_NEEDS_SUPER_HINT)
     if code in _PRIVILEGE_CODES:
         return PrivilegeError(message, code=code)
     if code in _NOT_FOUND_CODES:
