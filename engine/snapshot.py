@@ -533,6 +533,12 @@ class SnapshotCoordinator:
                     gtid = str(gtid_rows[0][0] or "")
                 else:
                     before = _mysql_position(coordinator)
+                    if before == ("", 0, ""):
+                        raise ConsistencyError(
+                            "snapshot-check cannot read the binlog position or GTIDs",
+                            hint="grant REPLICATION CLIENT (SHOW BINARY LOG STATUS), or use "
+                            "--consistency single",
+                        )
                     _open_together(workers, lambda conn: None)
                     after = _mysql_position(coordinator)
                     consistent = before == after and (before[0] != "" or before[2] != "")

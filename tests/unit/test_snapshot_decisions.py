@@ -108,6 +108,15 @@ def test_snapshot_check_on_mysql_is_labelled_best_effort() -> None:
     assert snap.info.binlog_file == "binlog.000003" and snap.info.binlog_position == 4711
 
 
+def test_snapshot_check_on_mysql_without_a_readable_position_says_which_privilege() -> None:
+    fake = mysql(**{"SHOW BINARY LOG STATUS": 1227, "SHOW MASTER STATUS": 1227,
+                    "SELECT @@GLOBAL.gtid_executed": [("",)]})
+    with pytest.raises(ConsistencyError) as info:
+        open_snapshot(fake, "snapshot-check", workers=2)
+    assert "REPLICATION CLIENT" in info.value.hint
+    assert fake.statements().count(BEGIN) == 0  # failed before any retry loop
+
+
 def test_a_lock_timeout_releases_the_first_stage_names_the_blocker_and_auto_falls_back() -> None:
     fake = mariadb(**{
         "BACKUP STAGE BLOCK_COMMIT": 1205,
