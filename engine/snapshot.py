@@ -361,7 +361,7 @@ class SnapshotCoordinator:
                 if no_lock.refused:
                     raise PrivilegeError(
                         f"the server refused the backup lock: {no_lock.reason}",
-                        code=getattr(no_lock.error, "code", 0),
+                        code=_error_code(no_lock.error),
                         hint=_MANAGED_HINT,
                     ) from no_lock.error
                 if attempt == LOCK_ATTEMPTS:
@@ -453,7 +453,8 @@ class SnapshotCoordinator:
     ) -> _NoLock | None:
         code = _error_code(exc)
         if code in LOCK_REFUSED_CODES:
-            text = exc.message.rsplit("): ", 1)[-1]  # the server's words, without our context
+            args: tuple[Any, ...] = tuple(getattr(exc.__cause__, "args", ()))
+            text = str(args[1]) if len(args) > 1 else exc.message  # the server's own words
             return _NoLock(f"{stmt} refused: error {code}, {text}", refused=True, error=exc)
         if code == LOCK_WAIT_TIMEOUT_CODE:
             own = {int(c.thread_id()) for c in workers}

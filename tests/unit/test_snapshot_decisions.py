@@ -71,7 +71,8 @@ def test_explicit_lock_refused_fails_naming_the_managed_database_limit(code: int
     fake = mysql(**{"FLUSH TABLES WITH READ LOCK": code})
     with pytest.raises(PrivilegeError) as info:
         open_snapshot(fake, "lock")
-    assert f"error {code}" in info.value.message
+    assert f"error {code}" in info.value.message and info.value.code == code
+    assert "Access denied" in info.value.message  # the server's words
     assert "RELOAD" in info.value.hint and "RDS" in info.value.hint
     assert "--consistency auto or single" in info.value.hint
     assert all(c.closed for c in fake.connections)
