@@ -53,7 +53,18 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     type=click.Choice(CONSISTENCY_MODES),
     default="auto",
     show_default=True,
-    help="How parallel workers share one snapshot (see docs/CONSISTENCY.md).",
+    help="How parallel workers share one snapshot: lock (needs RELOAD); snapshot-check "
+    "compares binlog positions and misses commits that skip the binary log (sql_log_bin=0), "
+    "best effort on MySQL; single (one worker). See docs/CONSISTENCY.md.",
+)
+@click.option(
+    "--lock-wait-timeout",
+    type=click.IntRange(1, 31536000),
+    default=5,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the backup lock may wait behind other sessions (writers stall "
+    "while it waits); then auto falls back and lock retries, naming the blocker.",
 )
 @click.option(
     "--tables",
@@ -92,6 +103,7 @@ def export_command(
     output: str,
     threads: int | None,
     consistency: str,
+    lock_wait_timeout: int,
     tables: tuple[str, ...],
     exclude_tables: tuple[str, ...],
     all_databases: bool,
@@ -118,6 +130,7 @@ def export_command(
         exclude_tables=split_list(exclude_tables),
         threads=threads or os.cpu_count() or 2,
         consistency=consistency,
+        lock_wait_timeout=lock_wait_timeout,
         chunk_bytes=parse_size(chunk_size),
         compress_level=compress_level,
         strip_definers=strip_definers,

@@ -363,13 +363,17 @@ def connection_options(fn: F) -> F:
             help="MySQL option file (default ~/.my.cnf).",
         ),
         click.option(
-            "--ssl-ca", default=None, metavar="PATH", help="CA bundle for TLS (managed databases)."
+            "--ssl-ca",
+            default=None,
+            metavar="PATH",
+            help="CA bundle to verify the server's certificate (managed databases).",
         ),
         click.option(
             "--ssl-mode",
             default=None,
             metavar="MODE",
-            help="DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY.",
+            help="DISABLED, PREFERRED (default: TLS if the server offers it), REQUIRED, "
+            "VERIFY_CA, VERIFY_IDENTITY. A socket (-S) is never TLS.",
         ),
     ]
     for option in reversed(options):

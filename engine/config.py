@@ -81,6 +81,9 @@ class ExportConfig:
     compress_level: int = 3
     strip_definers: bool = False
     snapshot_retries: int = 20
+    # Seconds the backup lock statement may wait (it stalls writers meanwhile);
+    # the server's default lock_wait_timeout is a year.
+    lock_wait_timeout: int = 5
 
     def __post_init__(self) -> None:
         if not self.databases and not self.all_databases:
@@ -108,6 +111,11 @@ class ExportConfig:
             )
         if self.snapshot_retries < 1:
             raise ConfigError("snapshot retries must be positive")
+        if not 1 <= self.lock_wait_timeout <= 31536000:
+            raise ConfigError(
+                f"--lock-wait-timeout {self.lock_wait_timeout} is out of range",
+                hint="use 1-31536000 seconds (a few seconds: writers wait while it does)",
+            )
 
     @property
     def partial(self) -> bool:

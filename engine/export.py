@@ -132,6 +132,7 @@ class Export:
             mode=self.config.consistency,
             workers=self.config.threads,
             retries=self.config.snapshot_retries,
+            lock_wait_timeout=self.config.lock_wait_timeout,
         )
         snapshot = coordinator.open()
         try:
