@@ -82,6 +82,13 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     is_flag=True,
     help="Drop DEFINER clauses (for managed targets without SUPER).",
 )
+@click.option(
+    "--replace-incomplete",
+    is_flag=True,
+    help="If the destination holds only an export of the same selection that did not finish "
+    "(killed, no manifest), clear it first. Never touches a complete dump or other files; "
+    "make sure no other export is still writing there.",
+)
 @s3_endpoint_option
 @connection_options
 @click.pass_context
@@ -98,6 +105,7 @@ def export_command(
     chunk_size: str,
     compress_level: int,
     strip_definers: bool,
+    replace_incomplete: bool,
     s3_endpoint_url: str | None,
     connection: ConnectionResolver,
 ) -> None:
@@ -121,6 +129,7 @@ def export_command(
         chunk_bytes=parse_size(chunk_size),
         compress_level=compress_level,
         strip_definers=strip_definers,
+        replace_incomplete=replace_incomplete,
     )
     conn_config = connection.config()
     storage = open_storage(output, s3_endpoint_url=s3_endpoint_url)

@@ -77,6 +77,8 @@ class ExportConfig:
     compress_level: int = 3
     strip_definers: bool = False
     snapshot_retries: int = 20
+    # Clear an unfinished export of the same selection at the destination first.
+    replace_incomplete: bool = False
 
     def __post_init__(self) -> None:
         if not self.databases and not self.all_databases:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -31,6 +32,7 @@ MIN_PART = 5 * MiB  # S3's minimum for every part but the last
 MAX_PART = 5 * 1024 * MiB  # S3's maximum part size
 MAX_PARTS = 10_000  # S3's maximum number of parts in one upload
 DEFAULT_PART = 16 * MiB
+DELETE_BATCH = 1000  # S3's maximum keys in one DeleteObjects request
 
 # Legacy (us-east-1) bucket names allow upper case and "_"; S3-compatible stores
 # differ again. Only refuse what can never be a bucket, and let S3 judge the rest.
@@ -119,13 +121,17 @@ _HINTS = {
 }
 
 
+def _status(exc: botocore.exceptions.ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
 def _error(action: str, where: str, exc: Exception) -> StorageError:
     """A one-line StorageError naming the bucket/key, for any botocore error."""
     if isinstance(exc, botocore.exceptions.ClientError):
         err = exc.response.get("Error", {})
         code = str(err.get("Code", "?"))
         text = _one_line(err.get("Message") or code)
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        status = _status(exc)
         return StorageError(
             f"S3 {action} {where} failed: {code}: {text}",
             hint=_HINTS.get(code, "check the bucket exists, the credentials and --s3-endpoint-url"),
@@ -351,8 +357,22 @@ class S3Storage(Storage):
         except _BOTO_ERRORS as exc:
             raise _error("lookup of", self._where(key), exc) from exc
 
+    def list_children(self) -> list[str]:
+        """One delimited listing (``/``): the common prefixes directly under
+        this prefix, one request per 1,000 of them however many objects each holds."""
+        base = self._base()
+        names: list[str] = []
+        try:
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.config.bucket, Prefix=base, Delimiter="/"):
+                for common in page.get("CommonPrefixes", []):
+                    names.append(common["Prefix"][len(base) :].rstrip("/"))
+        except _BOTO_ERRORS as exc:
+            raise _error("listing of", self.describe(), exc) from exc
+        return sorted(n for n in names if n)
+
     def list(self, prefix: str = "") -> list[str]:
-        base = f"{self.config.prefix}/" if self.config.prefix else ""
+        base = self._base()
         names: list[str] = []
         try:
             paginator = self.client.get_paginator("list_objects_v2")
@@ -368,6 +388,53 @@ class S3Storage(Storage):
             self.client.delete_object(Bucket=self.config.bucket, Key=key)
         except _BOTO_ERRORS as exc:
             raise _error("delete of", self._where(key), exc) from exc
+
+    def delete_many(self, names: Sequence[str]) -> None:
+        """DeleteObjects, up to 1,000 keys a request (S3's limit), quiet mode:
+        the answer lists only failures, and any failure is an error."""
+        keys = [self.config.key(name) for name in names]  # all validated first
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            try:
+                answer = self.client.delete_objects(
+                    Bucket=self.config.bucket,
+                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                )
+            except _BOTO_ERRORS as exc:
+                where = f"{len(batch)} objects in {self.describe()}"
+                raise _error("delete of", where, exc) from exc
+            failed = answer.get("Errors", [])
+            if failed:
+                first = failed[0]
+                raise StorageError(
+                    f"S3 delete of {len(failed)} objects in {self.describe()} failed, e.g. "
+                    f"{first.get('Key')}: {first.get('Code')}: {_one_line(first.get('Message'))}",
+                    hint=_HINTS.get(str(first.get("Code")), "run the command again"),
+                    retryable=True,
+                )
+
+    def clear(self) -> None:
+        """Delete every object, then abort any multipart upload still open
+        under the prefix (a writer that never got to abort its own: the process
+        was killed, or the network failed during the abort)."""
+        self.delete_many(self.list())
+        base = self._base()
+        try:
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.config.bucket, Prefix=base):
+                for upload in page.get("Uploads", []):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.config.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+        except botocore.exceptions.ClientError as exc:
+            if _status(exc) in (405, 501):
+                return  # the store cannot list uploads (s3rver); see docs/S3.md
+            raise _error("abort of uploads under", self.describe(), exc) from exc
+        except _BOTO_ERRORS as exc:
+            raise _error("abort of uploads under", self.describe(), exc) from exc
+
+    def _base(self) -> str:
+        return f"{self.config.prefix}/" if self.config.prefix else ""
 
     def child(self, name: str) -> Storage:
         return S3Storage(replace(self.config, prefix=self.config.key(name)), client=self.client)
