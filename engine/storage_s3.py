@@ -6,6 +6,17 @@ completes the upload on ``commit``. Objects smaller than one part go up with a
 single PUT at commit. Any failure, and ``abort``, aborts the multipart upload,
 so a failed export leaves no partial object and no orphaned upload behind.
 Nothing is visible under the name before ``commit``.
+
+Checksums (``S3Config.checksums``): against AWS every upload carries one
+scheme, CRC32, named on CreateMultipartUpload, sent with every UploadPart and
+repeated per part in CompleteMultipartUpload (real S3 rejects a mix, e.g. parts
+with CRC32 of an upload created without an algorithm, with "Checksum Type
+mismatch"). Against any other store no checksum header is sent unless the API
+requires one (DeleteObjects): several S3-compatible stores reject boto3's
+default CRC32 headers. "AWS or not" is decided on the endpoint the client
+really uses (``--s3-endpoint-url``, else ``AWS_ENDPOINT_URL_S3``,
+``AWS_ENDPOINT_URL`` or the profile's ``endpoint_url``), not on the flag alone.
+Reads are not checked by S3 checksums: every chunk's sha256 is checked anyway.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.config
@@ -32,11 +44,21 @@ MIN_PART = 5 * MiB  # S3's minimum for every part but the last
 MAX_PART = 5 * 1024 * MiB  # S3's maximum part size
 MAX_PARTS = 10_000  # S3's maximum number of parts in one upload
 DEFAULT_PART = 16 * MiB
+CHECKSUM_MODES = ("auto", "crc32", "off")
 DELETE_BATCH = 1000  # S3's maximum keys in one DeleteObjects request
 
 # Legacy (us-east-1) bucket names allow upper case and "_"; S3-compatible stores
 # differ again. Only refuse what can never be a bucket, and let S3 judge the rest.
 _BUCKET = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+# Hosts of AWS's own S3 endpoints: s3.amazonaws.com, s3.<region>.amazonaws.com(.cn),
+# bucket.s3..., s3-fips..., s3.dualstack..., and the newer *.api.aws names.
+_AWS_HOST = re.compile(r"(^|\.)amazonaws\.com(\.cn)?$|(^|\.)api\.aws$")
+
+
+def is_aws_endpoint(endpoint_url: str) -> bool:
+    """Whether ``endpoint_url`` (as the client resolved it) is AWS's own S3."""
+    host = urlsplit(endpoint_url).hostname or ""
+    return bool(_AWS_HOST.search(host.lower()))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +84,8 @@ class S3Config:
     region: str | None = None
     part_size: int = DEFAULT_PART
     max_attempts: int = 5
+    # "auto": CRC32 on AWS endpoints, none elsewhere; "crc32" or "off" to force.
+    checksums: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.bucket, str) or not _BUCKET.match(self.bucket):
@@ -84,6 +108,11 @@ class S3Config:
             raise ConfigError(
                 f"S3 max attempts {self.max_attempts!r} is out of range",
                 hint="choose between 1 and 20 attempts",
+            )
+        if self.checksums not in CHECKSUM_MODES:
+            raise ConfigError(
+                f"unknown S3 checksum mode {self.checksums!r}",
+                hint=f"use one of {', '.join(CHECKSUM_MODES)}",
             )
         if self.endpoint_url is not None and not re.match(r"^https?://[^\s/]+", self.endpoint_url):
             raise ConfigError(
@@ -160,6 +189,8 @@ class _S3WriteStream:
         self._bucket = storage.config.bucket
         self._part_size = storage.config.part_size
         self._key = storage.config.key(name)
+        algorithm = storage.checksum_algorithm
+        self._checksum: dict[str, Any] = {"ChecksumAlgorithm": algorithm} if algorithm else {}
         self._where = f"s3://{self._bucket}/{self._key}"
         # Never longer than part_size: full parts leave as soon as they fill.
         self._buffer = bytearray()
@@ -193,7 +224,9 @@ class _S3WriteStream:
         body, self._buffer = self._buffer, bytearray()
         try:
             if self._upload_id is None:
-                created = self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key)
+                created = self._client.create_multipart_upload(
+                    Bucket=self._bucket, Key=self._key, **self._checksum
+                )
                 self._upload_id = created["UploadId"]
             result = self._client.upload_part(
                 Bucket=self._bucket,
@@ -201,17 +234,31 @@ class _S3WriteStream:
                 UploadId=self._upload_id,
                 PartNumber=number,
                 Body=cast(bytes, body),  # botocore accepts bytearray; the stubs say bytes
+                **self._checksum,
             )
         except _BOTO_ERRORS as exc:
             raise _error("upload of", self._where, exc) from exc
-        self._parts.append({"PartNumber": number, "ETag": result["ETag"]})
+        part: CompletedPartTypeDef = {"PartNumber": number, "ETag": result["ETag"]}
+        if self._checksum:
+            # CompleteMultipartUpload repeats each part's checksum (same scheme).
+            if "ChecksumCRC32" not in result:
+                raise StorageError(
+                    f"S3 upload of {self._where}: part {number} came back without its CRC32",
+                    hint="the store does not support S3 checksums; use an endpoint "
+                    "that does, or report this store",
+                )
+            part["ChecksumCRC32"] = result["ChecksumCRC32"]
+        self._parts.append(part)
 
     def commit(self) -> None:
         self._check_open("commit of")
         try:
             if self._upload_id is None:
                 self._client.put_object(
-                    Bucket=self._bucket, Key=self._key, Body=cast(bytes, self._buffer)
+                    Bucket=self._bucket,
+                    Key=self._key,
+                    Body=cast(bytes, self._buffer),
+                    **self._checksum,
                 )
             else:
                 if self._buffer:
@@ -299,24 +346,27 @@ class S3Storage(Storage):
             session = boto3.session.Session()
             client = session.client(
                 "s3",
-                endpoint_url=config.endpoint_url,
+                endpoint_url=config.endpoint_url,  # None: boto3 resolves env and profile
                 region_name=config.region,
                 config=botocore.config.Config(
                     retries={"max_attempts": config.max_attempts, "mode": "standard"},
                     max_pool_connections=32,  # enough for --threads up to 32 without waiting
-                    # boto3 sends CRC32 checksum headers on every upload by default;
-                    # several S3-compatible stores reject them. Against a custom
-                    # endpoint send them only where the API requires them (the
-                    # dump's own sha256 digests cover integrity end to end).
-                    request_checksum_calculation=(
-                        "when_required" if config.endpoint_url else "when_supported"
-                    ),
-                    response_checksum_validation=(
-                        "when_required" if config.endpoint_url else "when_supported"
-                    ),
+                    # Only where the API requires one, or where a call names an
+                    # algorithm itself (the AWS scheme below): boto3's default adds
+                    # CRC32 to some calls only, which mixes schemes.
+                    request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
                 ),
             )
         self.client: S3Client = client
+        # What the client resolved; a test's fake client may have no ``meta``.
+        meta = getattr(client, "meta", None)
+        self.endpoint_url: str = getattr(meta, "endpoint_url", None) or config.endpoint_url or ""
+        mode = config.checksums
+        if mode == "auto":
+            mode = "crc32" if is_aws_endpoint(self.endpoint_url) else "off"
+        # Passed as ChecksumAlgorithm on every upload call, or nothing at all.
+        self.checksum_algorithm: str | None = "CRC32" if mode == "crc32" else None
 
     def describe(self) -> str:
         prefix = f"/{self.config.prefix}" if self.config.prefix else ""
