@@ -10,10 +10,9 @@ import click
 from osidump.engine.config import CONSISTENCY_MODES, ExportConfig
 from osidump.engine.errors import ConfigError
 from osidump.engine.export import Export, ExportProgress
-from osidump.engine.storage import open_storage
 
 from .errors import handle_errors
-from .options import ConnectionResolver, connection_options, s3_endpoint_option
+from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import ProgressLine, emit_json, human_bytes, human_seconds
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.I)
@@ -89,7 +88,7 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     "(killed, no manifest), clear it first. Never touches a complete dump or other files; "
     "make sure no other export is still writing there.",
 )
-@s3_endpoint_option
+@s3_options
 @connection_options
 @click.pass_context
 @handle_errors
@@ -106,7 +105,7 @@ def export_command(
     compress_level: int,
     strip_definers: bool,
     replace_incomplete: bool,
-    s3_endpoint_url: str | None,
+    s3: S3Settings,
     connection: ConnectionResolver,
 ) -> None:
     """Export DATABASES to a consistent, chunked, checksummed dump.
@@ -132,7 +131,7 @@ def export_command(
         replace_incomplete=replace_incomplete,
     )
     conn_config = connection.config()
-    storage = open_storage(output, s3_endpoint_url=s3_endpoint_url)
+    storage = s3.open(output)
     progress = ExportProgress()
     json_log = (ctx.obj or {}).get("log_format") == "json"
 

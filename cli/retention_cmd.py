@@ -9,21 +9,20 @@ from datetime import datetime, timezone
 import click
 from osidump.engine.drill import require_ok, run_drill
 from osidump.engine.retention import delete_dump, find_dumps, plan_prune
-from osidump.engine.storage import open_storage
 
 from .errors import handle_errors
-from .options import ConnectionResolver, connection_options, s3_endpoint_option
+from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import human_bytes
 
 
 @click.command("list")
 @click.argument("location")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@s3_endpoint_option
+@s3_options
 @handle_errors
-def list_command(location: str, as_json: bool, s3_endpoint_url: str | None) -> None:
+def list_command(location: str, as_json: bool, s3: S3Settings) -> None:
     """List the dumps in LOCATION (a directory or s3://bucket/prefix), newest first."""
-    dumps = find_dumps(open_storage(location, s3_endpoint_url=s3_endpoint_url))
+    dumps = find_dumps(s3.open(location))
     if as_json:
         click.echo(
             json.dumps(
@@ -65,17 +64,21 @@ def list_command(location: str, as_json: bool, s3_endpoint_url: str | None) -> N
     help="Always keep this many newest complete dumps, whatever their age.",
 )
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
-@s3_endpoint_option
+@s3_options
 @handle_errors
 def prune_command(
-    location: str, keep_days: int, keep_last: int, dry_run: bool, s3_endpoint_url: str | None
+    location: str,
+    keep_days: int,
+    keep_last: int,
+    dry_run: bool,
+    s3: S3Settings,
 ) -> None:
     """Delete dumps in LOCATION older than --keep-days (the runbook's 7-30 day retention).
 
     Incomplete dumps are never deleted (an export may still be writing one), and
     the newest complete dump is always kept.
     """
-    storage = open_storage(location, s3_endpoint_url=s3_endpoint_url)
+    storage = s3.open(location)
     plan = plan_prune(
         find_dumps(storage),
         keep_days=keep_days,
@@ -103,7 +106,7 @@ def prune_command(
     help="Keep the drill out of the binary log, so replicas never see it (needs SUPER).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@s3_endpoint_option
+@s3_options
 @connection_options
 @handle_errors
 def drill_command(
@@ -112,7 +115,7 @@ def drill_command(
     keep: bool,
     no_binlog: bool,
     as_json: bool,
-    s3_endpoint_url: str | None,
+    s3: S3Settings,
     connection: ConnectionResolver,
 ) -> None:
     """Restore drill: restore SOURCE into scratch databases, check it, drop them.
@@ -121,7 +124,7 @@ def drill_command(
     with the dump and every view is opened. Exits non-zero if anything fails.
     Point it at a staging server (-h/-P) rather than production.
     """
-    storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
+    storage = s3.open(source)
     # No default database: the drill creates its own scratch databases.
     report = run_drill(
         replace(connection.config(), database=None),

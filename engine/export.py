@@ -317,6 +317,7 @@ class Export:
                 "statement_bytes": cfg.statement_bytes,
                 "compress_level": cfg.compress_level,
                 "strip_definers": cfg.strip_definers,
+                "storage": self.storage.settings(),  # S3 region/encryption/class; no secrets
             },
             databases=databases,
         )

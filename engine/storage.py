@@ -311,12 +311,32 @@ class MemoryStorage(Storage):
         return MemoryStorage(self.objects, self._key(name) + "/")
 
 
-def open_storage(location: str, *, s3_endpoint_url: str | None = None) -> Storage:
-    """Storage for a CLI location: ``s3://bucket/prefix`` or a local path."""
+def open_storage(
+    location: str,
+    *,
+    s3_endpoint_url: str | None = None,
+    s3_region: str | None = None,
+    s3_profile: str | None = None,
+    s3_sse: str | None = None,
+    s3_sse_kms_key_id: str | None = None,
+    s3_storage_class: str | None = None,
+) -> Storage:
+    """Storage for a CLI location: ``s3://bucket/prefix`` or a local path.
+    The ``s3_*`` settings are S3Config's; None leaves a setting to boto3 (its
+    environment, profile and defaults). Local paths ignore them."""
     if location.startswith("s3://"):
         from .storage_s3 import S3Config, S3Storage  # boto3 is imported only when needed
 
-        return S3Storage(S3Config.from_url(location, endpoint_url=s3_endpoint_url))
+        config = S3Config.from_url(
+            location,
+            endpoint_url=s3_endpoint_url,
+            region=s3_region,
+            profile=s3_profile,
+            sse=s3_sse,
+            sse_kms_key_id=s3_sse_kms_key_id,
+            storage_class=s3_storage_class,
+        )
+        return S3Storage(config)
     return LocalStorage(location)
 
 

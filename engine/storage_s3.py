@@ -45,6 +45,7 @@ MAX_PART = 5 * 1024 * MiB  # S3's maximum part size
 MAX_PARTS = 10_000  # S3's maximum number of parts in one upload
 DEFAULT_PART = 16 * MiB
 CHECKSUM_MODES = ("auto", "crc32", "off")
+SSE_MODES = ("AES256", "aws:kms")
 DELETE_BATCH = 1000  # S3's maximum keys in one DeleteObjects request
 
 # Legacy (us-east-1) bucket names allow upper case and "_"; S3-compatible stores
@@ -86,6 +87,11 @@ class S3Config:
     max_attempts: int = 5
     # "auto": CRC32 on AWS endpoints, none elsewhere; "crc32" or "off" to force.
     checksums: str = "auto"
+    profile: str | None = None  # a profile of ~/.aws/config (credentials, region, endpoint)
+    # Applied to every object written (CreateMultipartUpload / PutObject).
+    sse: str | None = None  # "AES256" (SSE-S3) or "aws:kms" (SSE-KMS)
+    sse_kms_key_id: str | None = None  # KMS key id or ARN; only with sse="aws:kms"
+    storage_class: str | None = None  # e.g. STANDARD_IA for 30-day retention
 
     def __post_init__(self) -> None:
         if not isinstance(self.bucket, str) or not _BUCKET.match(self.bucket):
@@ -109,6 +115,23 @@ class S3Config:
                 f"S3 max attempts {self.max_attempts!r} is out of range",
                 hint="choose between 1 and 20 attempts",
             )
+        if self.sse is not None and self.sse not in SSE_MODES:
+            raise ConfigError(
+                f"unknown S3 server-side encryption {self.sse!r}",
+                hint=f"use one of {', '.join(SSE_MODES)}",
+            )
+        if self.sse_kms_key_id is not None and self.sse != "aws:kms":
+            raise ConfigError(
+                "--s3-sse-kms-key-id needs --s3-sse aws:kms",
+                hint="add --s3-sse aws:kms (or drop the key id to use SSE-S3)",
+            )
+        if self.storage_class is not None and not re.match(
+            r"^[A-Z][A-Z0-9_]*$", self.storage_class
+        ):
+            raise ConfigError(
+                f"invalid S3 storage class {self.storage_class!r}",
+                hint="use an S3 storage class name, e.g. STANDARD, STANDARD_IA, GLACIER_IR",
+            )
         if self.checksums not in CHECKSUM_MODES:
             raise ConfigError(
                 f"unknown S3 checksum mode {self.checksums!r}",
@@ -121,14 +144,13 @@ class S3Config:
             )
 
     @classmethod
-    def from_url(
-        cls, url: str, *, endpoint_url: str | None = None, region: str | None = None
-    ) -> S3Config:
-        """``s3://bucket`` or ``s3://bucket/some/prefix/``."""
+    def from_url(cls, url: str, **settings: Any) -> S3Config:
+        """``s3://bucket`` or ``s3://bucket/some/prefix/``; ``settings`` are the
+        other fields (endpoint_url, region, profile, sse, ...)."""
         if not url.startswith("s3://"):
             raise ConfigError(f"not an S3 URL: {url!r}", hint="use s3://bucket/prefix")
         bucket, _, prefix = url[len("s3://") :].partition("/")
-        return cls(bucket=bucket, prefix=prefix, endpoint_url=endpoint_url, region=region)
+        return cls(bucket=bucket, prefix=prefix, **settings)
 
     def key(self, name: str) -> str:
         """The object key of a dump name (validated first)."""
@@ -191,6 +213,15 @@ class _S3WriteStream:
         self._key = storage.config.key(name)
         algorithm = storage.checksum_algorithm
         self._checksum: dict[str, Any] = {"ChecksumAlgorithm": algorithm} if algorithm else {}
+        # Object-level settings go on the calls that create the object.
+        c = storage.config
+        self._create: dict[str, Any] = dict(self._checksum)
+        if c.sse:
+            self._create["ServerSideEncryption"] = c.sse
+        if c.sse_kms_key_id:
+            self._create["SSEKMSKeyId"] = c.sse_kms_key_id
+        if c.storage_class:
+            self._create["StorageClass"] = c.storage_class
         self._where = f"s3://{self._bucket}/{self._key}"
         # Never longer than part_size: full parts leave as soon as they fill.
         self._buffer = bytearray()
@@ -225,7 +256,7 @@ class _S3WriteStream:
         try:
             if self._upload_id is None:
                 created = self._client.create_multipart_upload(
-                    Bucket=self._bucket, Key=self._key, **self._checksum
+                    Bucket=self._bucket, Key=self._key, **self._create
                 )
                 self._upload_id = created["UploadId"]
             result = self._client.upload_part(
@@ -258,7 +289,7 @@ class _S3WriteStream:
                     Bucket=self._bucket,
                     Key=self._key,
                     Body=cast(bytes, self._buffer),
-                    **self._checksum,
+                    **self._create,
                 )
             else:
                 if self._buffer:
@@ -343,7 +374,13 @@ class S3Storage(Storage):
     def __init__(self, config: S3Config, *, client: S3Client | None = None):
         self.config = config
         if client is None:
-            session = boto3.session.Session()
+            try:
+                session = boto3.session.Session(profile_name=config.profile)
+            except botocore.exceptions.ProfileNotFound as exc:
+                raise ConfigError(
+                    f"AWS profile {config.profile!r} not found",
+                    hint="check --s3-profile against ~/.aws/config (or AWS_CONFIG_FILE)",
+                ) from exc
             client = session.client(
                 "s3",
                 endpoint_url=config.endpoint_url,  # None: boto3 resolves env and profile
@@ -367,6 +404,20 @@ class S3Storage(Storage):
             mode = "crc32" if is_aws_endpoint(self.endpoint_url) else "off"
         # Passed as ChecksumAlgorithm on every upload call, or nothing at all.
         self.checksum_algorithm: str | None = "CRC32" if mode == "crc32" else None
+
+    def settings(self) -> dict[str, str]:
+        """Region (as resolved), encryption and storage class; no credentials,
+        no profile or endpoint (local details that may name hosts or users)."""
+        c = self.config
+        meta = getattr(self.client, "meta", None)
+        region = getattr(meta, "region_name", None) or c.region
+        found = {
+            "region": region,
+            "sse": c.sse,
+            "sse_kms_key_id": c.sse_kms_key_id,
+            "storage_class": c.storage_class,
+        }
+        return {k: v for k, v in found.items() if v}
 
     def describe(self) -> str:
         prefix = f"/{self.config.prefix}" if self.config.prefix else ""
