@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from osidump.engine.errors import DestinationNotEmpty, ManifestError, ObjectNotFound
 from osidump.engine.storage import LocalStorage, MemoryStorage, Storage, open_storage
+from osidump.engine import storage_s3
 from osidump.engine.storage_s3 import MIN_PART, S3Config, S3Storage
 
 from tests.support.faults import FailingS3Client
@@ -250,3 +251,34 @@ def test_open_storage_dispatches_on_the_scheme(tmp_path: Path, s3_endpoint_url: 
     assert isinstance(open_storage(str(tmp_path)), LocalStorage)
     s3 = open_storage("s3://bucket/some/prefix/", s3_endpoint_url=s3_endpoint_url)
     assert isinstance(s3, S3Storage) and s3.describe() == "s3://bucket/some/prefix"
+
+
+def test_list_children_names_the_first_level_that_holds_objects(storage: Storage) -> None:
+    for name in ["b-dump/manifest.json", "a-dump/data/t/1", "a-dump/data/t/2", "top-level-file", "c/d/e/f"]:
+        storage.put(name, b"x")
+    assert storage.list_children() == ["a-dump", "b-dump", "c"]
+    assert storage.child("a-dump").list_children() == ["data"]
+    assert storage.child("nothing").list_children() == []
+
+
+def test_delete_many_in_batches(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(storage_s3, "DELETE_BATCH", 3)  # S3 allows 1,000; 3 shows the batching
+    names = [f"data/t/{i:03d}" for i in range(8)]
+    for name in names:
+        storage.put(name, b"x")
+    storage.delete_many([*names[:7], "data/t/missing"])  # a missing name is not an error
+    assert storage.list() == ["data/t/007"]
+    storage.delete_many([])
+    if isinstance(storage, S3Storage):
+        assert storage.client.calls["delete_objects"] == 3  # type: ignore[attr-defined]
+
+
+def test_clear_removes_objects_and_open_uploads(storage: Storage) -> None:
+    storage.put("data/a", b"x")
+    stream = storage.open_write("data/b")
+    stream.write(os.urandom(MIN_PART + 1))  # S3: an open multipart upload, as a killed writer leaves
+    storage.clear()
+    assert storage.list() == []
+    if isinstance(storage, S3Storage):
+        uploads = storage.client.list_multipart_uploads(Bucket=storage.config.bucket)
+        assert uploads.get("Uploads", []) == []
