@@ -29,6 +29,7 @@ from osidump.engine.storage import LocalStorage, MemoryStorage, Storage
 from osidump.engine.storage_s3 import S3Config, S3Storage
 
 from tests.integration.test_s3_checksums import Recorder
+from tests.support.s3 import CREDENTIALS, new_bucket
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 FULL = ExportConfig(databases=("shop",))
@@ -68,16 +69,17 @@ def put_unfinished(location: Storage, name: str, *, age_hours: float, config: Ex
     dump.put("data/shop/t/000000-0000.sql.zst", b"x")
 
 
-@pytest.fixture(params=["local", "memory", "s3"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+@pytest.fixture(params=["local", "memory", "s3-moto", "s3-s3rver"])
+def location(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Storage]:
     if request.param == "local":
         yield LocalStorage(str(tmp_path / "backups"))
     elif request.param == "memory":
         yield MemoryStorage()
     else:
-        endpoint = request.getfixturevalue("s3_endpoint_url")
-        bucket = request.getfixturevalue("s3_bucket")
-        yield S3Storage(S3Config(bucket=bucket, prefix="backups", endpoint_url=endpoint))
+        server = request.getfixturevalue("moto_s3" if request.param == "s3-moto" else "s3rver")
+        for key, value in CREDENTIALS.items():
+            monkeypatch.setenv(key, value)
+        yield S3Storage(S3Config(bucket=new_bucket(server), prefix="backups", endpoint_url=server.endpoint_url))
 
 
 def names(dumps: Any) -> list[str]:
@@ -116,25 +118,29 @@ def test_keep_last_and_keep_days_apply_per_series(location: Storage) -> None:
     assert plan.reasons["crm-old"] == "one of the 2 newest of its series"  # alone in its series: kept
 
 
-def test_incomplete_dumps_go_after_the_grace_once_superseded(location: Storage) -> None:
+def test_incomplete_dumps_go_after_the_grace_once_superseded(location: Storage, request: pytest.FixtureRequest) -> None:
     put_dump(location, "full", age_hours=1)  # the series' newest complete dump
     put_unfinished(location, "killed-long-ago", age_hours=30)  # before it, past the grace: goes
     put_unfinished(location, "killed-recently", age_hours=5)  # before it, within 24 h: stays
     put_unfinished(location, "running", age_hours=0.5)  # after it: maybe still running
     put_unfinished(location, "other-series", age_hours=100, config=OTHER)  # no complete crm dump
     put_unfinished(location, "no-marker", age_hours=100, config=None)
+    # s3rver 3.7.1 leaves a name out of delimited listings when all its objects
+    # lie two or more levels down, as in this dump without a marker (docs/S3.md).
+    s3rver = request.node.callspec.params["location"] == "s3-s3rver"
     dumps = {d.name: d for d in find_dumps(location)}
     assert dumps["killed-long-ago"].state == INCOMPLETE and dumps["killed-long-ago"].series == dumps["full"].series
-    assert dumps["no-marker"].series is None
+    assert ("no-marker" not in dumps) if s3rver else (dumps["no-marker"].series is None)
     plan = prune(location, keep_days=30, keep_last=1)
     assert names(plan.delete) == ["killed-long-ago"]
     assert "may still be running" in plan.reasons["killed-recently"]
     assert "no newer complete dump" in plan.reasons["running"]
     assert "no newer complete dump" in plan.reasons["other-series"]
-    assert "unknown" in plan.reasons["no-marker"]
+    assert s3rver or "unknown" in plan.reasons["no-marker"]
     plan = prune(location, keep_days=30, keep_last=1, keep_incomplete_hours=2)
     assert names(plan.delete) == ["killed-recently"]
-    assert names(find_dumps(location)) == ["full", "no-marker", "other-series", "running"]
+    left = ["full", "other-series", "running"] if s3rver else ["full", "no-marker", "other-series", "running"]
+    assert names(find_dumps(location)) == left
 
 
 @pytest.mark.parametrize(
