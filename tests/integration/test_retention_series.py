@@ -28,8 +28,7 @@ from osidump.engine.retention import (
 from osidump.engine.storage import LocalStorage, MemoryStorage, Storage
 from osidump.engine.storage_s3 import S3Config, S3Storage
 
-from tests.integration.test_s3_checksums import Recorder
-from tests.support.s3 import CREDENTIALS, new_bucket
+from tests.support.s3 import CREDENTIALS, Recorder, new_bucket
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 FULL = ExportConfig(databases=("shop",))

@@ -10,28 +10,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from osidump.engine.storage_s3 import MIN_PART, S3Config, S3Storage, is_aws_endpoint
 
+from tests.support.s3 import Recorder
+
 CHECKSUM_HEADER = re.compile(r"^x-amz-(sdk-)?checksum-")
-
-
-class Recorder:
-    """Every request a client sends: (operation, lower-cased headers, body)."""
-
-    def __init__(self, client: Any):
-        self.requests: list[tuple[str, dict[str, str], bytes]] = []
-        client.meta.events.register("before-send.s3", self)
-
-    def __call__(self, request: Any, event_name: str, **_: Any) -> None:
-        headers = {k.lower(): v.decode() if isinstance(v, bytes) else str(v) for k, v in request.headers.items()}
-        body = request.body if isinstance(request.body, bytes) else b""
-        self.requests.append((event_name.rsplit(".", 1)[-1], headers, body))
-
-    def of(self, operation: str) -> list[tuple[dict[str, str], bytes]]:
-        return [(h, b) for op, h, b in self.requests if op == operation]
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from osidump.engine.errors import ConfigError
 from osidump.engine.storage_s3 import MIN_PART, S3Config, S3Storage
 
 from tests.integration.helpers import sql
-from tests.integration.test_s3_checksums import Recorder
-from tests.support.s3 import CREDENTIALS
+from tests.support.s3 import CREDENTIALS, Recorder
 
 S3_FLAGS = {"--s3-endpoint-url", "--s3-region", "--s3-profile", "--s3-sse", "--s3-sse-kms-key-id",
             "--s3-storage-class"}

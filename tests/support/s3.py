@@ -52,6 +52,23 @@ class S3Endpoint:
         raise NotImplementedError
 
 
+class Recorder:
+    """Every request a boto3 client sends, through botocore's ``before-send``
+    event: (operation, lower-cased headers, body)."""
+
+    def __init__(self, client: Any):
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        client.meta.events.register("before-send.s3", self)
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> None:
+        headers = {k.lower(): v.decode() if isinstance(v, bytes) else str(v) for k, v in request.headers.items()}
+        body = request.body if isinstance(request.body, bytes) else b""
+        self.requests.append((event_name.rsplit(".", 1)[-1], headers, body))
+
+    def of(self, operation: str) -> list[tuple[dict[str, str], bytes]]:
+        return [(h, b) for op, h, b in self.requests if op == operation]
+
+
 def new_bucket(endpoint: S3Endpoint) -> str:
     """A new, uniquely named bucket."""
     import uuid
