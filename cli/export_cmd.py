@@ -10,10 +10,9 @@ import click
 from osidump.engine.config import CONSISTENCY_MODES, ExportConfig
 from osidump.engine.errors import ConfigError
 from osidump.engine.export import Export, ExportProgress
-from osidump.engine.storage import open_storage
 
 from .errors import handle_errors
-from .options import ConnectionResolver, connection_options, s3_endpoint_option
+from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import ProgressLine, emit_json, human_bytes, human_seconds
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.I)
@@ -93,7 +92,14 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     is_flag=True,
     help="Drop DEFINER clauses (for managed targets without SUPER).",
 )
-@s3_endpoint_option
+@click.option(
+    "--replace-incomplete",
+    is_flag=True,
+    help="If the destination holds only an export of the same selection that did not finish "
+    "(killed, no manifest), clear it first. Never touches a complete dump or other files; "
+    "make sure no other export is still writing there.",
+)
+@s3_options
 @connection_options
 @click.pass_context
 @handle_errors
@@ -110,7 +116,8 @@ def export_command(
     chunk_size: str,
     compress_level: int,
     strip_definers: bool,
-    s3_endpoint_url: str | None,
+    replace_incomplete: bool,
+    s3: S3Settings,
     connection: ConnectionResolver,
 ) -> None:
     """Export DATABASES to a consistent, chunked, checksummed dump.
@@ -134,9 +141,10 @@ def export_command(
         chunk_bytes=parse_size(chunk_size),
         compress_level=compress_level,
         strip_definers=strip_definers,
+        replace_incomplete=replace_incomplete,
     )
     conn_config = connection.config()
-    storage = open_storage(output, s3_endpoint_url=s3_endpoint_url)
+    storage = s3.open(output)
     progress = ExportProgress()
     json_log = (ctx.obj or {}).get("log_format") == "json"
 

@@ -84,6 +84,8 @@ class ExportConfig:
     # Seconds the backup lock statement may wait (it stalls writers meanwhile);
     # the server's default lock_wait_timeout is a year.
     lock_wait_timeout: int = 5
+    # Clear an unfinished export of the same selection at the destination first.
+    replace_incomplete: bool = False
 
     def __post_init__(self) -> None:
         if not self.databases and not self.all_databases:

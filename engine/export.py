@@ -44,6 +44,7 @@ from .chunk_plan import ChunkPlan, plan_table
 from .chunk_writer import ChunkFile, ChunkStats
 from .config import ConnectionConfig, ExportConfig
 from .connection import connect
+from .destination import claim_destination, write_start_marker
 from .errors import ConsistencyError, Interrupted, OsidumpError, ServerError
 from .manifest import (
     CHUNK_SUFFIX,
@@ -125,7 +126,7 @@ class Export:
 
     def run(self) -> Manifest:
         started = _now()
-        self.storage.ensure_empty()
+        claim_destination(self.storage, self.config)  # refuses a used location
         selection = self._resolve()
         coordinator = SnapshotCoordinator(
             self.connection,
@@ -136,6 +137,7 @@ class Export:
         )
         snapshot = coordinator.open()
         try:
+            write_start_marker(self.storage, self.config, started_at=started)
             schemas, plans = self._read_inside(snapshot, selection)
             schema_entries = {s.name: self._write_schema(s) for s in schemas}
             self._run_workers(snapshot, plans)
@@ -356,6 +358,7 @@ class Export:
                 "strip_definers": cfg.strip_definers,
                 "routines": cfg.with_routines,
                 "events": cfg.with_events,
+                "storage": self.storage.settings(),  # S3 region/encryption/class; no secrets
             },
             databases=databases,
         )

@@ -18,7 +18,7 @@ import os
 import re
 import stat
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO, Protocol
 
 from .errors import (
@@ -78,6 +78,23 @@ class Storage(ABC):
     @abstractmethod
     def exists(self, name: str) -> bool: ...
 
+    def delete_many(self, names: Sequence[str]) -> None:
+        """Delete several objects; backends with a batch call use it (S3:
+        DeleteObjects, 1,000 keys a request). Missing names are not an error."""
+        for name in names:
+            self.delete(name)
+
+    def list_children(self) -> list[str]:
+        """The first-level names that hold objects (the dumps of a location),
+        sorted. Backends override this to avoid listing every object (S3: one
+        delimited listing, not every chunk)."""
+        return sorted({name.split("/", 1)[0] for name in self.list() if "/" in name})
+
+    def settings(self) -> dict[str, str]:
+        """How objects are stored (S3: region, encryption, storage class), for
+        the manifest and ``inspect``. Never secrets. Empty for local storage."""
+        return {}
+
     @abstractmethod
     def list(self, prefix: str = "") -> list[str]:
         """Committed names under ``prefix``, sorted."""
@@ -107,8 +124,7 @@ class Storage(ABC):
     def clear(self) -> None:
         """Delete every object (a failed export's leftovers). Backends with
         uncommitted temp objects remove those too."""
-        for name in self.list():
-            self.delete(name)
+        self.delete_many(self.list())
 
     def ensure_empty(self) -> None:
         """Refuse to export over an existing dump or other files."""
@@ -182,6 +198,10 @@ class _LocalWriteStream:
             os.unlink(self._tmp)
 
 
+def _holds_a_file(path: str) -> bool:
+    return any(files for _dir, _subdirs, files in os.walk(path))
+
+
 def _fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -242,6 +262,16 @@ class LocalStorage(Storage):
         except (OSError, _NotRegular):
             return False
         return True
+
+    def list_children(self) -> list[str]:
+        """Subdirectories that hold at least one file (an empty directory is no dump)."""
+        try:
+            entries = [e for e in os.scandir(self.root) if e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StorageError(f"cannot list {self.root}: {exc.strerror or exc}") from exc
+        return sorted(e.name for e in entries if _holds_a_file(e.path))
 
     def list(self, prefix: str = "") -> list[str]:
         if not os.path.isdir(self.root):
@@ -362,12 +392,32 @@ class MemoryStorage(Storage):
         return MemoryStorage(self.objects, self._key(name) + "/")
 
 
-def open_storage(location: str, *, s3_endpoint_url: str | None = None) -> Storage:
-    """Storage for a CLI location: ``s3://bucket/prefix`` or a local path."""
+def open_storage(
+    location: str,
+    *,
+    s3_endpoint_url: str | None = None,
+    s3_region: str | None = None,
+    s3_profile: str | None = None,
+    s3_sse: str | None = None,
+    s3_sse_kms_key_id: str | None = None,
+    s3_storage_class: str | None = None,
+) -> Storage:
+    """Storage for a CLI location: ``s3://bucket/prefix`` or a local path.
+    The ``s3_*`` settings are S3Config's; None leaves a setting to boto3 (its
+    environment, profile and defaults). Local paths ignore them."""
     if location.startswith("s3://"):
         from .storage_s3 import S3Config, S3Storage  # boto3 is imported only when needed
 
-        return S3Storage(S3Config.from_url(location, endpoint_url=s3_endpoint_url))
+        config = S3Config.from_url(
+            location,
+            endpoint_url=s3_endpoint_url,
+            region=s3_region,
+            profile=s3_profile,
+            sse=s3_sse,
+            sse_kms_key_id=s3_sse_kms_key_id,
+            storage_class=s3_storage_class,
+        )
+        return S3Storage(config)
     return LocalStorage(location)
 
 
