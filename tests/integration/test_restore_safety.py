@@ -134,7 +134,7 @@ def test_truncate_restores_the_dumped_counter(server: Any, live: Any) -> None:
 
 
 def test_a_damaged_dump_leaves_the_target_exactly_as_it_was(server: Any, live: Any) -> None:
-    conn, src, dst, storage = live
+    conn, _src, dst, storage = live
     before = {t: rows(conn, dst, t) for t in ("users", "billing_subscriptions", "audit_log")}
     chunk = Path(storage.root) / first_chunk(Path(storage.root), "billing_subscriptions")
     data = bytearray(chunk.read_bytes())
@@ -179,7 +179,7 @@ def test_a_server_error_halfway_leaves_the_target_then_resume_finishes(
 def test_children_outside_the_restore_keep_their_foreign_keys(server: Any, live: Any) -> None:
     """Replacing users alone: MariaDB's RENAME carries billing_subscriptions'
     foreign key to the retired table; the restore points it back."""
-    conn, src, dst, storage = live
+    conn, _src, dst, storage = live
     restore(server.connection_config(), storage, database=dst, on_existing="drop",
             tables=("users",))
     create = sql(conn, f"SHOW CREATE TABLE `{dst}`.billing_subscriptions")[0][1]
@@ -194,7 +194,7 @@ def test_children_outside_the_restore_keep_their_foreign_keys(server: Any, live:
 def test_truncate_refuses_a_table_whose_columns_differ(server: Any, live: Any) -> None:
     from osidump.engine.errors import TargetExists
 
-    conn, src, dst, storage = live
+    conn, _src, dst, storage = live
     sql(conn, f"ALTER TABLE `{dst}`.audit_log ADD COLUMN extra INT")
     before = rows(conn, dst, "audit_log")
     with pytest.raises(TargetExists, match="column extra"):
