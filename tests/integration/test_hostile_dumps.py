@@ -94,7 +94,7 @@ def test_schema_attacks_are_refused_before_anything_runs(
 
 def test_a_chunk_is_only_ever_data(server: Any, make_database: Any, dump: Any) -> None:
     """SQL written into a version-2 chunk arrives as the column's text."""
-    src, root, victim = dump
+    _src, root, victim = dump
     payload = f"'); DROP TABLE `{victim}`.keep; -- LOAD_FILE('/etc/hostname')".encode()
     path = first_chunk(root, "t")
 
@@ -115,7 +115,7 @@ def test_a_chunk_is_only_ever_data(server: Any, make_database: Any, dump: Any) -
 
 
 def test_a_chunk_with_an_extra_field_commits_nothing(server: Any, make_database: Any, dump: Any) -> None:
-    src, root, victim = dump
+    _src, root, _victim = dump
     rewrite_chunk(root, first_chunk(root, "t"), lambda c: c.replace(b"\n", b"\tx\n", 1))
     dst = make_database()
     with pytest.raises(Exception, match="warning|changed values"):
@@ -140,7 +140,7 @@ def test_a_chunk_with_an_extra_field_commits_nothing(server: Any, make_database:
 def test_malformed_manifests_are_exit_5_naming_the_field(
     server: Any, dump: Any, field: str, value: Any, command: str
 ) -> None:
-    src, root, victim = dump
+    _src, root, victim = dump
 
     def edit(doc: dict[str, Any]) -> None:
         if field == "snapshot.attempts":
@@ -166,7 +166,7 @@ def test_malformed_manifests_are_exit_5_naming_the_field(
 
 
 def test_links_and_fifos_inside_the_dump_are_refused(dump: Any, tmp_path: Path) -> None:
-    src, root, victim = dump
+    _src, root, _victim = dump
     chunk = root / first_chunk(root, "t")
     outside = tmp_path / "outside.tsv.zst"
     shutil.copy(chunk, outside)  # same bytes: the digests still match
@@ -238,7 +238,7 @@ def _peak_rss_mb(args: list[str]) -> tuple[int, float, str]:
 def test_a_one_gib_line_costs_no_memory(server: Any, make_database: Any, dump: Any) -> None:
     """A 33 KB chunk that inflates to one 1 GiB row: verify reads it (it is
     intact) and a restore that refuses it stay far under 150 MB."""
-    src, root, victim = dump
+    _src, root, _victim = dump
     path = first_chunk(root, "t")
     _bomb(root, path, 1 << 30, honest=True)
     assert (root / path).stat().st_size < 200_000
