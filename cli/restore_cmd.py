@@ -16,7 +16,7 @@ from osidump.engine.restore_plan import RestorePlan, plan_restore
 from osidump.engine.verify import verify_dump
 
 from .errors import handle_errors
-from .export_cmd import split_list
+from .export_cmd import default_threads, plural, split_list
 from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import ProgressLine, emit_json, human_bytes, human_seconds
 
@@ -44,14 +44,24 @@ def _print_plan(plan: RestorePlan) -> None:
     "--database", "-d", "target_db", default=None, help="Restore under this database name."
 )
 @click.option("--tables", "-t", multiple=True, help="Only these tables (names or db.table globs).")
-@click.option("--threads", "-j", type=int, default=2, show_default=True, help="Parallel loaders.")
+@click.option(
+    "--threads",
+    "-j",
+    type=int,
+    default=None,
+    help="Parallel loaders (default: one per core, 2 to 16, as export).",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted restore of the same dump.")
 @click.option(
     "--on-existing",
     type=click.Choice(ON_EXISTING),
     default="fail",
     show_default=True,
-    help="What to do with tables that already exist in the target.",
+    help="Tables that already exist in the target: fail; drop (replace with the dump's "
+    "definition); truncate (keep the target's definition, columns must match, and its own "
+    "triggers). Either way the new rows load beside the old table and replace it in one "
+    "RENAME at the end: the target is untouched if the restore fails, and needs room for "
+    "those tables twice meanwhile.",
 )
 @click.option(
     "--defer-indexes/--no-defer-indexes",
@@ -70,6 +80,11 @@ def _print_plan(plan: RestorePlan) -> None:
     is_flag=True,
     help="Do not write the restore to the binary log (not replicated; needs SUPER).",
 )
+@click.option("--no-triggers", is_flag=True, help="Do not create the dump's triggers.")
+@click.option(
+    "--no-routines", is_flag=True, help="Do not create the dump's procedures and functions."
+)
+@click.option("--no-events", is_flag=True, help="Do not create the dump's events.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @s3_options
@@ -81,12 +96,15 @@ def restore_command(
     source: str,
     target_db: str | None,
     tables: tuple[str, ...],
-    threads: int,
+    threads: int | None,
     resume: bool,
     on_existing: str,
     defer_indexes: bool,
     strip_definers: bool,
     no_binlog: bool,
+    no_triggers: bool,
+    no_routines: bool,
+    no_events: bool,
     dry_run: bool,
     as_json: bool,
     s3: S3Settings,
@@ -106,13 +124,16 @@ def restore_command(
     config = RestoreConfig(
         tables=split_list(tables),
         database=target_db,
-        threads=threads,
+        threads=threads or default_threads(),
         resume=resume,
         on_existing=on_existing,
         defer_indexes=defer_indexes,
         dry_run=dry_run,
         strip_definers=strip_definers,
         binlog=not no_binlog,
+        triggers=not no_triggers,
+        routines=not no_routines,
+        events=not no_events,
     )
     storage = s3.open(source)
     manifest = load_manifest(storage)
@@ -152,6 +173,7 @@ def restore_command(
         "chunks_loaded": result.chunks_loaded,
         "chunks_skipped": result.chunks_skipped,
         "objects": result.objects,
+        "notes": list(result.notes),
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -159,17 +181,24 @@ def restore_command(
         emit_json("restore.done", **summary)
     else:
         resumed = (
-            f" ({result.chunks_skipped} chunks already loaded)" if result.chunks_skipped else ""
+            f" ({plural(result.chunks_skipped, 'chunk')} already loaded)"
+            if result.chunks_skipped
+            else ""
         )
         click.echo(
-            f"restored {result.tables} tables, {result.rows:,} rows, {result.objects} objects "
-            f"into {', '.join(summary['databases'])}{resumed}; every chunk verified"
+            f"restored {plural(result.tables, 'table')}, {plural(result.rows, 'row')},"
+            f" {plural(result.objects, 'object')} into {', '.join(summary['databases'])}"
+            f"{resumed}; every chunk verified"
         )
+        for note in result.notes:
+            click.echo(f"note: {note}")
 
 
 @click.command("verify")
 @click.argument("source")
-@click.option("--threads", "-j", type=int, default=2, show_default=True)
+@click.option(
+    "--threads", "-j", type=int, default=2, show_default=True, help="Chunks read in parallel."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @s3_options
 @handle_errors
@@ -203,18 +232,22 @@ def verify_command(source: str, threads: int, as_json: bool, s3: S3Settings) -> 
             click.echo(f"FAIL  {problem}")
         for t in report.tables:
             status = "ok  " if t.ok else "FAIL"
-            click.echo(f"{status}  {t.database}.{t.table}: {t.rows:,} rows, {t.chunks} chunk(s)")
+            click.echo(
+                f"{status}  {t.database}.{t.table}: {plural(t.rows, 'row')},"
+                f" {plural(t.chunks, 'chunk')}"
+            )
             for problem in t.problems:
                 click.echo(f"      {problem}")
     if not report.ok:
         problems = report.all_problems()
         raise IntegrityError(
-            f"{len(problems)} problem(s) in {storage.describe()}; first: {problems[0]}",
+            f"{plural(len(problems), 'problem')} in {storage.describe()}; first: {problems[0]}",
         )
     if not as_json:
         total = sum(t.rows for t in report.tables)
         click.echo(
-            f"dump verified: {len(report.tables)} tables, {total:,} rows, all checksums match"
+            f"dump verified: {plural(len(report.tables), 'table')}, {plural(total, 'row')},"
+            " every checksum and statement checked"
         )
 
 
@@ -240,7 +273,8 @@ def inspect_command(source: str, as_json: bool, s3: S3Settings) -> None:
     if stored := info["options"].get("storage"):
         click.echo("storage:     " + ", ".join(f"{k} {v}" for k, v in sorted(stored.items())))
     held = f", lock held {c['lock_held_ms']:.1f} ms" if c["lock_held_ms"] is not None else ""
-    click.echo(f"consistency: {c['mode']} with {c['workers']} worker(s){held} ({c['reason']})")
+    workers = plural(c["workers"], "worker")
+    click.echo(f"consistency: {c['mode']} with {workers}{held} ({c['reason']})")
     if pos["binlog_file"] or pos["gtid"]:
         where = f"{pos['binlog_file'] or '-'}:{pos['binlog_position'] or '-'}"
         click.echo(f"position:    {where} gtid {pos['gtid'] or '-'}")
@@ -248,17 +282,24 @@ def inspect_command(source: str, as_json: bool, s3: S3Settings) -> None:
         click.echo("position:    none (binary log off on the source)")
     for db in info["databases"]:
         click.echo(
-            f"database {db['name']}: {len(db['tables'])} tables, {db['rows']:,} rows, "
-            f"{human_bytes(db['stored_bytes'])} stored"
+            f"database {db['name']}: {plural(len(db['tables']), 'table')},"
+            f" {plural(db['rows'], 'row')}, {human_bytes(db['stored_bytes'])} stored"
         )
         for t in db["tables"]:
             click.echo(
                 f"  {t['name']:<40} {t['rows']:>14,} rows  {human_bytes(t['stored_bytes']):>10}  "
-                f"{t['chunks']} chunk(s)"
+                f"{plural(t['chunks'], 'chunk')}"
             )
         for kind in ("views", "triggers", "routines", "events"):
             if db[kind]:
                 click.echo(f"  {kind}: {', '.join(db[kind])}")
+        if db["triggers"] or db["routines"] or db["events"]:
+            click.echo(
+                "  triggers, routines and events are code that runs on the target: restore"
+                " --no-triggers/--no-routines/--no-events leaves them out"
+            )
+        for left in db.get("left_out", []):
+            click.echo(f"  left out at export: {left}")
         if "laravel" in db:
             lv = db["laravel"]
             click.echo(

@@ -477,7 +477,6 @@ class Restore:
             " (several times slower; SET GLOBAL local_infile = 1 on the target makes"
             " restores faster)"
         )
-        log.warning("%s", note)
         self._notes.append(note)
 
     def _load(self, jobs: list[ChunkJob]) -> None:
