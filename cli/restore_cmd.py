@@ -10,7 +10,7 @@ import click
 from osidump.engine.apply import Restore, RestoreProgress
 from osidump.engine.config import ON_EXISTING, RestoreConfig
 from osidump.engine.errors import IntegrityError
-from osidump.engine.inspect import describe
+from osidump.engine.inspect import describe, load_data_statement
 from osidump.engine.manifest import load_manifest
 from osidump.engine.restore_plan import RestorePlan, plan_restore
 from osidump.engine.verify import verify_dump
@@ -254,11 +254,22 @@ def verify_command(source: str, threads: int, as_json: bool, s3: S3Settings) -> 
 @click.command("inspect")
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--load-data",
+    "load_table",
+    default=None,
+    metavar="DB.TABLE",
+    help="Print the LOAD DATA statement that loads one of this table's chunks with the stock "
+    "client (zstd -dc CHUNK | mariadb --local-infile=1 DB -e \"...\").",
+)
 @s3_options
 @handle_errors
-def inspect_command(source: str, as_json: bool, s3: S3Settings) -> None:
+def inspect_command(source: str, as_json: bool, load_table: str | None, s3: S3Settings) -> None:
     """Summarise the dump at SOURCE: when, from where, how consistent, what it holds."""
     storage = s3.open(source)
+    if load_table is not None:
+        click.echo(load_data_statement(storage, load_table))
+        return
     info = describe(storage)
     if as_json:
         click.echo(json.dumps(info, indent=2))
