@@ -24,7 +24,16 @@ from typing import Any
 
 from benchmarks import dataset, report
 from benchmarks.measure import Measurement, run
-from benchmarks.tools import Context, Floor, MariadbDump, Mydumper, OsidumpLocal, OsidumpS3, Tool
+from benchmarks.tools import (
+    Context,
+    Floor,
+    LoadFloor,
+    MariadbDump,
+    Mydumper,
+    OsidumpLocal,
+    OsidumpS3,
+    Tool,
+)
 
 
 def _version(argv: list[str]) -> str:
@@ -48,7 +57,7 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
 
 
-TOOL_KEYS = ("floor", "osidump", "osidump-s3", "mariadb-dump", "mydumper")
+TOOL_KEYS = ("floor", "load-floor", "osidump", "osidump-s3", "mariadb-dump", "mydumper")
 
 
 def _entry(rep: int, m: Measurement) -> dict[str, Any]:
@@ -111,7 +120,7 @@ def _one_round(
     try:
         r = run(tool.restore(ctx, target), env=env)
         entry = _entry(rep, r)
-        if r.returncode == 0:
+        if r.returncode == 0 and getattr(tool, "checked", True):
             problems = dataset.differences(conn, ctx.db, target)
             if problems:
                 entry.update(ok=False, wrong_result=True, error="; ".join(problems))
@@ -147,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tests.support.servers import ThrowawayServer
 
-    server = ThrowawayServer(binlog=True, buffer_pool="2G")
+    server = ThrowawayServer(binlog=True, buffer_pool="2G", die_with_parent=not args.keep_server)
     server.start()
     workdir = tempfile.mkdtemp(prefix="osidump-bench-")
     moto: Any = None
@@ -211,6 +220,7 @@ def _bench(
     floor.tables = tuple(dataset.table_bytes(conn, "bench"))
     catalog: dict[str, Tool] = {
         "floor": floor,
+        "load-floor": LoadFloor(),
         "osidump": OsidumpLocal(),
         "osidump-s3": OsidumpS3(),
         "mariadb-dump": MariadbDump(),
