@@ -35,9 +35,7 @@ _LITERAL = (
 )
 # Every byte a version-1 line may hold: no backslash (so no escape can hide a
 # quote), no other quote kind, comment, operator or variable sign.
-_ALLOWED = bytes(
-    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_'(),; .:+-"
-)
+_ALLOWED = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_'(),; .:+-"
 _NUMBER_BYTES = b"0123456789.eE+-"
 _INTRODUCED_HEX = re.compile(rb"_[A-Za-z0-9_]+ X''")
 
