@@ -12,6 +12,7 @@ from osidump.engine.config import ON_EXISTING, RestoreConfig
 from osidump.engine.errors import IntegrityError
 from osidump.engine.inspect import describe
 from osidump.engine.manifest import load_manifest
+from osidump.engine.replica import replica_setup_sql
 from osidump.engine.restore_plan import RestorePlan, plan_restore
 from osidump.engine.storage import open_storage
 from osidump.engine.verify import verify_dump
@@ -221,11 +222,22 @@ def verify_command(source: str, threads: int, as_json: bool, s3_endpoint_url: st
 @click.command("inspect")
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--replica-setup",
+    is_flag=True,
+    help="Print the CHANGE MASTER TO / CHANGE REPLICATION SOURCE TO statements that start "
+    "a replica (restored from this dump) at the dump's snapshot; fill in the placeholders.",
+)
 @s3_endpoint_option
 @handle_errors
-def inspect_command(source: str, as_json: bool, s3_endpoint_url: str | None) -> None:
+def inspect_command(
+    source: str, as_json: bool, replica_setup: bool, s3_endpoint_url: str | None
+) -> None:
     """Summarise the dump at SOURCE: when, from where, how consistent, what it holds."""
     storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
+    if replica_setup:  # issue 13 item 4
+        click.echo(replica_setup_sql(load_manifest(storage)), nl=False)
+        return
     info = describe(storage)
     if as_json:
         click.echo(json.dumps(info, indent=2))
