@@ -242,9 +242,20 @@ def main() -> None:
         print("|---|---|---|---|---|")
         for case in cases:
             out = subprocess.run(
-                [sys.executable, "-m", "benchmarks.seal_libs", "--case", case,
-                 "--plain", plain, "--cipher", os.path.join(tmp, "cipher")],
-                check=True, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.seal_libs",
+                    "--case",
+                    case,
+                    "--plain",
+                    plain,
+                    "--cipher",
+                    os.path.join(tmp, "cipher"),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout
             r = json.loads(out)
             print(

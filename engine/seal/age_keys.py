@@ -50,9 +50,7 @@ def parse_recipient(text: str, *, source: str = "--encrypt-to") -> x25519.Recipi
         raise KeyFileError(f"{source}: {value[:70]!r} is not a valid age recipient: {exc}") from exc
 
 
-def recipients(
-    values: Iterable[str] = (), files: Iterable[str] = ()
-) -> Recipients:
+def recipients(values: Iterable[str] = (), files: Iterable[str] = ()) -> Recipients:
     """Recipients from ``age1...`` strings and from recipients files; duplicates
     are kept once. At least one is required."""
     keys: dict[str, x25519.Recipient] = {}

@@ -315,9 +315,7 @@ class DecryptingReader(io.RawIOBase):
         self._piece = memoryview(b"")
         self._eof = False
         self._failure: OsidumpError | BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._pump, name=f"age-decrypt {name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._pump, name=f"age-decrypt {name}", daemon=True)
         self._thread.start()
 
     def _pump(self) -> None:
@@ -325,8 +323,10 @@ class DecryptingReader(io.RawIOBase):
         try:
             pyrage.decrypt_io(
                 cast(io.BufferedIOBase, self._source),
-                cast(io.BufferedIOBase, _QueueSink(cast(queue.Queue[_Item], self._queue),
-                                                   self._cancelled)),
+                cast(
+                    io.BufferedIOBase,
+                    _QueueSink(cast(queue.Queue[_Item], self._queue), self._cancelled),
+                ),
                 list(self._identities.keys),
             )
         except BaseException as exc:
@@ -415,4 +415,3 @@ def decrypting_reader(
         inner.close()
         raise IdentityMismatch(f"{name} is encrypted, and no --identity was given")
     return cast(BinaryIO, DecryptingReader(inner, identities, name=name))
-

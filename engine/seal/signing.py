@@ -168,8 +168,7 @@ def sign_manifest(manifest_bytes: bytes, key: SigningKey) -> bytes:
     signer_id = key.key_id
     signature = key.key.sign(_message(signer_id, manifest_bytes))
     return (
-        f"{_SIG_MAGIC}\nkey {signer_id}\n"
-        f"signature {base64.b64encode(signature).decode()}\n"
+        f"{_SIG_MAGIC}\nkey {signer_id}\nsignature {base64.b64encode(signature).decode()}\n"
     ).encode("ascii")
 
 
