@@ -208,7 +208,7 @@ class _FileWriter:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mib", type=int, default=64)
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=9)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--plain", help=argparse.SUPPRESS)
     parser.add_argument("--cipher", help=argparse.SUPPRESS)

@@ -22,10 +22,11 @@ script is benchmarks/seal_libs.py, the figures are in docs/SECURITY.md):
 
 pyrage 1.4.0 holds the GIL while it works and calls back into Python for
 every 8 KiB read. Against a thread that never waits, that costs a lot
-(44 MiB/s instead of 358). In export's shape, two workers that alternate
-Python work and writes, it cost nothing measurable, while encrypting bounded
-pieces as separate age files with the whole-buffer call cost 30-40% (and would
-have needed a framing of our own): so each object is one streamed age file.
+(42-63 MiB/s instead of ~300). In export's shape, two workers that alternate
+Python work and writes, streaming cost 1.20x on an all-Python model of
+export (median of 9, noisy), and encrypting bounded pieces as separate age
+files with the whole-buffer call 1.25-1.35x, and that would have needed a
+framing of our own: so each object is one streamed age file.
 
 pyrage's streaming API pulls: it reads plaintext from one file-like object and
 writes ciphertext to another until EOF. Our writers push (``write``, then
