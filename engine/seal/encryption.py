@@ -160,8 +160,10 @@ class EncryptingStream:
     """A :class:`~osidump.engine.storage.WriteStream` that age-encrypts what is
     written to it and passes the ciphertext to ``inner``; ``commit`` finishes the
     age file and commits ``inner``, ``abort`` aborts both. Used by one thread
-    at a time, like every writer. After ``commit``, ``stored_bytes`` and
-    ``stored_sha256`` describe the ciphertext that ``inner`` holds."""
+    at a time, like every writer; ``inner.write`` is called from the pump
+    thread, never concurrently, and ``inner.commit``/``abort`` from the
+    caller's thread. After ``commit``, ``stored_bytes`` and ``stored_sha256``
+    describe the ciphertext that ``inner`` holds."""
 
     def __init__(self, inner: WriteStream, recipients: Recipients, *, name: str = "object"):
         if not recipients.keys:

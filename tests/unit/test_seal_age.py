@@ -216,27 +216,29 @@ def test_storage_errors_surface_as_themselves_and_abort(limit: int) -> None:
     stream.abort()  # idempotent after a failure
 
 
+def pumps() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("age-")]
+
+
 def test_abort_leaves_nothing_and_stops_the_pump() -> None:
-    before = threading.active_count()
     storage = MemoryStorage()
     stream = EncryptingStream(storage.open_write("obj"), RECIPIENTS)
     stream.write(_payload(3 * PIECE, 1))
     stream.abort()
     stream.abort()
     assert storage.objects == {}
-    assert threading.active_count() == before
+    assert pumps() == []
     with pytest.raises(StorageError, match="after commit or abort"):
         stream.write(b"x")
 
 
 def test_reader_closed_early_stops_its_pump_and_closes_inner() -> None:
-    before = threading.active_count()
     inner = io.BytesIO(SAMPLE)
     reader = decrypting_reader(inner, IDENTITIES)
     assert len(reader.read(10)) == 10
     reader.close()
     assert inner.closed
-    assert threading.active_count() == before
+    assert pumps() == []
 
 
 class FailingReader(io.RawIOBase):
