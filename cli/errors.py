@@ -12,6 +12,7 @@ import click
 from osidump.engine import errors as e
 
 from .progress import emit_json
+from .signals import interrupt_exit_code, interrupt_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,6 +92,8 @@ def handle_errors(fn: F) -> F:
             if _context_flag("verbose"):
                 traceback.print_exc()
             code = exit_code_for(exc)
+            if isinstance(exc, e.Interrupted):
+                code = interrupt_exit_code(exc)  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
             _report(
                 label="error",
                 message=exc.message,
@@ -100,15 +103,16 @@ def handle_errors(fn: F) -> F:
                 retryable=exc.retryable,
             )
             sys.exit(code)
-        except KeyboardInterrupt as exc:
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP (cli/signals.py)
+            code = interrupt_exit_code(exc)
             _report(
                 label="interrupted",
-                message="stopped by Ctrl-C; nothing was marked complete",
+                message=f"stopped by {interrupt_name(exc)}; nothing was marked complete",
                 hint="",
-                code=INTERRUPTED,
+                code=code,
                 exc=exc,
             )
-            sys.exit(INTERRUPTED)
+            sys.exit(code)
         except Exception as exc:  # the last resort: one line, details with -v
             if _context_flag("verbose"):
                 traceback.print_exc()

@@ -10,10 +10,9 @@ import click
 from osidump.engine.config import CONSISTENCY_MODES, ExportConfig
 from osidump.engine.errors import ConfigError
 from osidump.engine.export import Export, ExportProgress
-from osidump.engine.storage import open_storage
 
 from .errors import handle_errors
-from .options import ConnectionResolver, connection_options, s3_endpoint_option
+from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import ProgressLine, emit_json, human_bytes, human_seconds
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.I)
@@ -53,7 +52,18 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     type=click.Choice(CONSISTENCY_MODES),
     default="auto",
     show_default=True,
-    help="How parallel workers share one snapshot (see docs/CONSISTENCY.md).",
+    help="How parallel workers share one snapshot: lock (needs RELOAD); snapshot-check "
+    "compares binlog positions and misses commits that skip the binary log (sql_log_bin=0), "
+    "best effort on MySQL; single (one worker). See docs/CONSISTENCY.md.",
+)
+@click.option(
+    "--lock-wait-timeout",
+    type=click.IntRange(1, 31536000),
+    default=5,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the backup lock may wait behind other sessions (writers stall "
+    "while it waits); then auto falls back and lock retries, naming the blocker.",
 )
 @click.option(
     "--tables",
@@ -82,7 +92,14 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     is_flag=True,
     help="Drop DEFINER clauses (for managed targets without SUPER).",
 )
-@s3_endpoint_option
+@click.option(
+    "--replace-incomplete",
+    is_flag=True,
+    help="If the destination holds only an export of the same selection that did not finish "
+    "(killed, no manifest), clear it first. Never touches a complete dump or other files; "
+    "make sure no other export is still writing there.",
+)
+@s3_options
 @connection_options
 @click.pass_context
 @handle_errors
@@ -92,13 +109,15 @@ def export_command(
     output: str,
     threads: int | None,
     consistency: str,
+    lock_wait_timeout: int,
     tables: tuple[str, ...],
     exclude_tables: tuple[str, ...],
     all_databases: bool,
     chunk_size: str,
     compress_level: int,
     strip_definers: bool,
-    s3_endpoint_url: str | None,
+    replace_incomplete: bool,
+    s3: S3Settings,
     connection: ConnectionResolver,
 ) -> None:
     """Export DATABASES to a consistent, chunked, checksummed dump.
@@ -118,12 +137,14 @@ def export_command(
         exclude_tables=split_list(exclude_tables),
         threads=threads or os.cpu_count() or 2,
         consistency=consistency,
+        lock_wait_timeout=lock_wait_timeout,
         chunk_bytes=parse_size(chunk_size),
         compress_level=compress_level,
         strip_definers=strip_definers,
+        replace_incomplete=replace_incomplete,
     )
     conn_config = connection.config()
-    storage = open_storage(output, s3_endpoint_url=s3_endpoint_url)
+    storage = s3.open(output)
     progress = ExportProgress()
     json_log = (ctx.obj or {}).get("log_format") == "json"
 

@@ -11,6 +11,7 @@ import click
 from osidump.engine import __version__
 from osidump.engine.connection import connect, server_flavor
 
+from . import signals
 from .errors import handle_errors
 from .export_cmd import export_command
 from .keygen_cmd import keygen_command
@@ -109,6 +110,7 @@ for _command in (
 
 
 def main() -> None:
+    signals.install()  # SIGTERM and SIGHUP stop cleanly, like Ctrl-C
     cli(prog_name="osidump")
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 import click
 from osidump.engine.config import SSL_MODES, ConnectionConfig
 from osidump.engine.errors import ConfigError
+from osidump.engine.storage import Storage, open_storage
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -309,12 +310,106 @@ def _password_warning(ctx: click.Context, param: click.Parameter, value: Any) ->
     return value
 
 
-s3_endpoint_option = click.option(
-    "--s3-endpoint-url",
-    default=None,
-    envvar="OSIDUMP_S3_ENDPOINT_URL",
-    help="S3-compatible endpoint (MinIO, moto, ...).",
+S3_PARAMS = (
+    "s3_endpoint_url",
+    "s3_region",
+    "s3_profile",
+    "s3_sse",
+    "s3_sse_kms_key_id",
+    "s3_storage_class",
 )
+
+
+class S3Settings:
+    """The ``--s3-*`` flags (or their OSIDUMP_S3_* variables) of one command;
+    ``open`` makes the storage for a location with them."""
+
+    def __init__(self, values: Mapping[str, str | None]):
+        self.values = {name: values.get(name) for name in S3_PARAMS}
+
+    def __repr__(self) -> str:
+        given = sorted(name for name, value in self.values.items() if value is not None)
+        return f"S3Settings({', '.join(given) or 'defaults'})"
+
+    def open(self, location: str) -> Storage:
+        v = self.values
+        return open_storage(
+            location,
+            s3_endpoint_url=v["s3_endpoint_url"],
+            s3_region=v["s3_region"],
+            s3_profile=v["s3_profile"],
+            s3_sse=v["s3_sse"],
+            s3_sse_kms_key_id=v["s3_sse_kms_key_id"],
+            s3_storage_class=v["s3_storage_class"],
+        )
+
+
+def s3_options(fn: F) -> F:
+    """Add the S3 flags to a command (each also from an OSIDUMP_S3_* variable)
+    and pass it ``s3``, an :class:`S3Settings`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["s3"] = S3Settings({name: kwargs.pop(name, None) for name in S3_PARAMS})
+        return fn(*args, **kwargs)
+
+    options = [
+        click.option(
+            "--s3-endpoint-url",
+            default=None,
+            show_envvar=True,
+            envvar="OSIDUMP_S3_ENDPOINT_URL",
+            metavar="URL",
+            help="S3-compatible endpoint (MinIO, moto, ...); default: boto3's "
+            "(AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile, else AWS).",
+        ),
+        click.option(
+            "--s3-region",
+            default=None,
+            show_envvar=True,
+            envvar="OSIDUMP_S3_REGION",
+            metavar="REGION",
+            help="AWS region of the bucket; default: the profile's or AWS_REGION.",
+        ),
+        click.option(
+            "--s3-profile",
+            default=None,
+            show_envvar=True,
+            envvar="OSIDUMP_S3_PROFILE",
+            metavar="NAME",
+            help="Profile of ~/.aws/config for credentials, region and endpoint; default: "
+            "AWS_PROFILE or the default profile.",
+        ),
+        click.option(
+            "--s3-sse",
+            default=None,
+            show_envvar=True,
+            envvar="OSIDUMP_S3_SSE",
+            type=click.Choice(["AES256", "aws:kms"]),
+            help="Server-side encryption of written objects: AES256 (SSE-S3) or aws:kms "
+            "(SSE-KMS); default: the bucket's.",
+        ),
+        click.option(
+            "--s3-sse-kms-key-id",
+            default=None,
+            show_envvar=True,
+            envvar="OSIDUMP_S3_SSE_KMS_KEY_ID",
+            metavar="KEY",
+            help="KMS key id or ARN for --s3-sse aws:kms; default: the account's aws/s3 key.",
+        ),
+        click.option(
+            "--s3-storage-class",
+            default=None,
+            show_envvar=True,
+            envvar="OSIDUMP_S3_STORAGE_CLASS",
+            metavar="CLASS",
+            help="Storage class of written objects, e.g. STANDARD_IA for 30-day retention "
+            "(GLACIER and DEEP_ARCHIVE need an S3 restore before osidump can read them).",
+        ),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return cast(F, wrapper)
 
 
 def connection_options(fn: F) -> F:
@@ -363,13 +458,17 @@ def connection_options(fn: F) -> F:
             help="MySQL option file (default ~/.my.cnf).",
         ),
         click.option(
-            "--ssl-ca", default=None, metavar="PATH", help="CA bundle for TLS (managed databases)."
+            "--ssl-ca",
+            default=None,
+            metavar="PATH",
+            help="CA bundle to verify the server's certificate (managed databases).",
         ),
         click.option(
             "--ssl-mode",
             default=None,
             metavar="MODE",
-            help="DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY.",
+            help="DISABLED, PREFERRED (default: TLS if the server offers it), REQUIRED, "
+            "VERIFY_CA, VERIFY_IDENTITY. A socket (-S) is never TLS.",
         ),
     ]
     for option in reversed(options):

@@ -13,12 +13,11 @@ from osidump.engine.errors import IntegrityError
 from osidump.engine.inspect import describe
 from osidump.engine.manifest import load_manifest
 from osidump.engine.restore_plan import RestorePlan, plan_restore
-from osidump.engine.storage import open_storage
 from osidump.engine.verify import verify_dump
 
 from .errors import handle_errors
 from .export_cmd import split_list
-from .options import ConnectionResolver, connection_options, s3_endpoint_option
+from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import ProgressLine, emit_json, human_bytes, human_seconds
 
 
@@ -27,7 +26,8 @@ def _print_plan(plan: RestorePlan) -> None:
         same = "" if db.source == db.target else f" (from {db.source})"
         click.echo(f"database {db.target}{same}")
     for t in plan.tables:
-        idx = f", then {len(t.deferred_indexes)} index(es)" if t.deferred_indexes else ""
+        n = len(t.index_clauses)
+        idx = f", then {n} index{'es' if n != 1 else ''}" if n else ""
         click.echo(
             f"  table {t.label}: {t.entry.rows:,} rows in {len(t.entry.chunks)} chunk(s), "
             f"{human_bytes(t.entry.stored_bytes)}{idx}"
@@ -72,7 +72,7 @@ def _print_plan(plan: RestorePlan) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@s3_endpoint_option
+@s3_options
 @connection_options
 @click.pass_context
 @handle_errors
@@ -89,7 +89,7 @@ def restore_command(
     no_binlog: bool,
     dry_run: bool,
     as_json: bool,
-    s3_endpoint_url: str | None,
+    s3: S3Settings,
     connection: ConnectionResolver,
 ) -> None:
     """Restore the dump at SOURCE (a directory or s3://bucket/prefix).
@@ -114,7 +114,7 @@ def restore_command(
         strip_definers=strip_definers,
         binlog=not no_binlog,
     )
-    storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
+    storage = s3.open(source)
     manifest = load_manifest(storage)
     plan = plan_restore(storage, manifest, config)
     if dry_run:
@@ -171,11 +171,11 @@ def restore_command(
 @click.argument("source")
 @click.option("--threads", "-j", type=int, default=2, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@s3_endpoint_option
+@s3_options
 @handle_errors
-def verify_command(source: str, threads: int, as_json: bool, s3_endpoint_url: str | None) -> None:
+def verify_command(source: str, threads: int, as_json: bool, s3: S3Settings) -> None:
     """Check every file of the dump at SOURCE against its manifest (no server needed)."""
-    storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
+    storage = s3.open(source)
     report = verify_dump(storage, threads=threads)
     if as_json:
         click.echo(
@@ -221,11 +221,11 @@ def verify_command(source: str, threads: int, as_json: bool, s3_endpoint_url: st
 @click.command("inspect")
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@s3_endpoint_option
+@s3_options
 @handle_errors
-def inspect_command(source: str, as_json: bool, s3_endpoint_url: str | None) -> None:
+def inspect_command(source: str, as_json: bool, s3: S3Settings) -> None:
     """Summarise the dump at SOURCE: when, from where, how consistent, what it holds."""
-    storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
+    storage = s3.open(source)
     info = describe(storage)
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -237,6 +237,8 @@ def inspect_command(source: str, as_json: bool, s3_endpoint_url: str | None) -> 
         f" (osidump {info['tool_version']})"
     )
     click.echo(f"server:      {info['server']['flavor']} {info['server']['version']}")
+    if stored := info["options"].get("storage"):
+        click.echo("storage:     " + ", ".join(f"{k} {v}" for k, v in sorted(stored.items())))
     held = f", lock held {c['lock_held_ms']:.1f} ms" if c["lock_held_ms"] is not None else ""
     click.echo(f"consistency: {c['mode']} with {c['workers']} worker(s){held} ({c['reason']})")
     if pos["binlog_file"] or pos["gtid"]:

@@ -5,53 +5,72 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import Any
 
 import click
 from osidump.engine.drill import require_ok, run_drill
-from osidump.engine.retention import delete_dump, find_dumps, plan_prune
-from osidump.engine.storage import open_storage
+from osidump.engine.retention import (
+    INCOMPLETE,
+    DumpListing,
+    delete_dump,
+    find_dumps,
+    group_by_series,
+    plan_prune,
+)
 
 from .errors import handle_errors
-from .options import ConnectionResolver, connection_options, s3_endpoint_option
+from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import human_bytes
 
 
 @click.command("list")
 @click.argument("location")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@s3_endpoint_option
+@s3_options
 @handle_errors
-def list_command(location: str, as_json: bool, s3_endpoint_url: str | None) -> None:
-    """List the dumps in LOCATION (a directory or s3://bucket/prefix), newest first."""
-    dumps = find_dumps(open_storage(location, s3_endpoint_url=s3_endpoint_url))
+def list_command(location: str, as_json: bool, s3: S3Settings) -> None:
+    """List the dumps in LOCATION (a directory or s3://bucket/prefix) by series
+    (same databases and table selection), newest first.
+
+    Reads one manifest per dump, never the chunks."""
+    dumps = find_dumps(s3.open(location))
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "name": d.name,
-                        "complete": d.complete,
-                        "finished_at": d.finished_at.isoformat() if d.finished_at else None,
-                        "databases": list(d.databases),
-                        "stored_bytes": d.stored_bytes,
-                        "problem": d.problem,
-                    }
-                    for d in dumps
-                ],
-                indent=2,
-            )
-        )
+        click.echo(json.dumps([_as_json(d) for d in dumps], indent=2))
         return
-    for d in dumps:
-        if d.complete and d.finished_at is not None:
-            when = d.finished_at.strftime("%Y-%m-%d %H:%M UTC")
-            click.echo(
-                f"{d.name:<40} {when}  {human_bytes(d.stored_bytes):>10}  {', '.join(d.databases)}"
-            )
-        else:
-            click.echo(f"{d.name:<40} INCOMPLETE  ({d.problem})")
     if not dumps:
         click.echo("no dumps found")
+    for label, members in group_by_series(dumps):
+        click.echo(f"series: {label}")
+        for d in members:
+            click.echo("  " + _line(d))
+
+
+def _time(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def _as_json(d: DumpListing) -> dict[str, Any]:
+    return {
+        "name": d.name,
+        "state": d.state,
+        "complete": d.complete,
+        "series": d.series_label,
+        "finished_at": _time(d.finished_at),
+        "started_at": _time(d.started_at),
+        "databases": list(d.databases),
+        "stored_bytes": d.stored_bytes,
+        "problem": d.problem,
+    }
+
+
+def _line(d: DumpListing) -> str:
+    if d.complete and d.finished_at is not None:
+        when = d.finished_at.strftime("%Y-%m-%d %H:%M UTC")
+        return f"{d.name:<40} {when}  {human_bytes(d.stored_bytes):>10}  {', '.join(d.databases)}"
+    if d.state == INCOMPLETE:
+        began = d.started_at.strftime(" began %Y-%m-%d %H:%M UTC") if d.started_at else ""
+        return f"{d.name:<40} INCOMPLETE{began}  ({d.problem})"
+    return f"{d.name:<40} DAMAGED  ({d.problem})"
 
 
 @click.command("prune")
@@ -62,24 +81,41 @@ def list_command(location: str, as_json: bool, s3_endpoint_url: str | None) -> N
     type=int,
     default=1,
     show_default=True,
-    help="Always keep this many newest complete dumps, whatever their age.",
+    help="Always keep this many newest complete dumps of each series, whatever their age.",
+)
+@click.option(
+    "--keep-incomplete-hours",
+    type=float,
+    default=24,
+    show_default=True,
+    help="Delete an incomplete dump (a killed export) only once a newer complete dump of its "
+    "series exists and it began longer ago than this (it may still be running).",
 )
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
-@s3_endpoint_option
+@s3_options
 @handle_errors
 def prune_command(
-    location: str, keep_days: int, keep_last: int, dry_run: bool, s3_endpoint_url: str | None
+    location: str,
+    keep_days: int,
+    keep_last: int,
+    keep_incomplete_hours: float,
+    dry_run: bool,
+    s3: S3Settings,
 ) -> None:
-    """Delete dumps in LOCATION older than --keep-days (the runbook's 7-30 day retention).
+    """Delete dumps in LOCATION older than --keep-days, per series (the runbook's
+    7-30 day retention).
 
-    Incomplete dumps are never deleted (an export may still be writing one), and
-    the newest complete dump is always kept.
+    A series is the dumps with the same databases and table selection: a newer
+    emergency dump of two tables never makes the full backups old. The newest
+    complete dump of every series is always kept; damaged dumps are never
+    deleted. Deletes in batches, the manifest first.
     """
-    storage = open_storage(location, s3_endpoint_url=s3_endpoint_url)
+    storage = s3.open(location)
     plan = plan_prune(
         find_dumps(storage),
         keep_days=keep_days,
         keep_last=keep_last,
+        keep_incomplete_hours=keep_incomplete_hours,
         now=datetime.now(timezone.utc),
     )
     for d in plan.keep:
@@ -103,7 +139,7 @@ def prune_command(
     help="Keep the drill out of the binary log, so replicas never see it (needs SUPER).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@s3_endpoint_option
+@s3_options
 @connection_options
 @handle_errors
 def drill_command(
@@ -112,7 +148,7 @@ def drill_command(
     keep: bool,
     no_binlog: bool,
     as_json: bool,
-    s3_endpoint_url: str | None,
+    s3: S3Settings,
     connection: ConnectionResolver,
 ) -> None:
     """Restore drill: restore SOURCE into scratch databases, check it, drop them.
@@ -121,7 +157,7 @@ def drill_command(
     with the dump and every view is opened. Exits non-zero if anything fails.
     Point it at a staging server (-h/-P) rather than production.
     """
-    storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
+    storage = s3.open(source)
     # No default database: the drill creates its own scratch databases.
     report = run_drill(
         replace(connection.config(), database=None),

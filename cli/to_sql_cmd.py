@@ -7,12 +7,11 @@ import sys
 
 import click
 from osidump.engine.errors import StorageError
-from osidump.engine.storage import open_storage
 from osidump.engine.to_sql import write_sql
 
 from .errors import handle_errors
 from .export_cmd import split_list
-from .options import s3_endpoint_option
+from .options import S3Settings, s3_options
 
 
 @click.command("to-sql")
@@ -22,14 +21,14 @@ from .options import s3_endpoint_option
     "--database", "-d", "target_db", default=None, help="Name the database this in the script."
 )
 @click.option("--tables", "-t", multiple=True, help="Only these tables (names or db.table globs).")
-@s3_endpoint_option
+@s3_options
 @handle_errors
 def to_sql_command(
     source: str,
     output: str | None,
     target_db: str | None,
     tables: tuple[str, ...],
-    s3_endpoint_url: str | None,
+    s3: S3Settings,
 ) -> None:
     """Write the dump at SOURCE as one plain SQL script (every chunk verified).
 
@@ -38,7 +37,7 @@ def to_sql_command(
       osidump to-sql /backups/shop-2026-11-28 | mysql
       osidump to-sql /backups/shop-2026-11-28 -d shop_copy -o shop.sql && gzip shop.sql
     """
-    storage = open_storage(source, s3_endpoint_url=s3_endpoint_url)
+    storage = s3.open(source)
     if output is None:
         out = sys.stdout.buffer
         write_sql(storage, out.write, database=target_db, tables=split_list(tables))

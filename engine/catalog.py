@@ -15,6 +15,7 @@ from typing import Any
 
 from .connection import query_all, quote_ident
 from .errors import ObjectNotFound
+from .sqltokens import qualified_names, tokenize
 
 SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 
@@ -109,7 +110,9 @@ class SchemaObject:
     collation_connection: str | None = None
     table: str | None = None  # triggers: the table they belong to
     time_zone: str | None = None  # events: their schedule's time zone
-    depends_on: tuple[str, ...] = field(default=())
+    depends_on: tuple[str, ...] = field(default=())  # views: the views it reads
+    reads: tuple[str, ...] = field(default=())  # views: tables of its database it names
+    databases: tuple[str, ...] = field(default=())  # views: other databases it names
 
 
 @dataclass(frozen=True)
@@ -271,9 +274,9 @@ def read_table(conn: Any, schema: str, name: str) -> Table:
 def read_objects(conn: Any, schema: str, *, tables: set[str] | None = None) -> list[SchemaObject]:
     """Views (ordered so that each comes after the views it reads), triggers,
     routines and events of one database. ``tables`` limits triggers to the
-    dumped tables; views and routines always come along (a partial dump still
-    needs the views over its tables, and a view over a missing table is reported
-    at restore, not silently dropped)."""
+    dumped tables. Each view carries what it reads (``reads``, ``depends_on``,
+    ``databases``), so the export can leave out a view whose tables are not in
+    the dump."""
     q = quote_ident(schema)
     objects: list[SchemaObject] = []
 
@@ -285,8 +288,19 @@ def read_objects(conn: Any, schema: str, *, tables: set[str] | None = None) -> l
         context=f"listing views of {schema}",
     )
     view_names = [_text(v[0]) for v in views]
-    deps = _view_deps_from_text(conn, schema, view_names)
+    base_tables = {
+        _text(r[0])
+        for r in query_all(
+            conn,
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"
+            " AND TABLE_TYPE <> 'VIEW'",
+            (schema,),
+            context=f"listing tables of {schema}",
+        )
+    }
+    databases = {_text(r[0]) for r in query_all(conn, "SHOW DATABASES", context="listing")}
     view_objs: dict[str, SchemaObject] = {}
+    deps: dict[str, set[str]] = {}
     for view in view_names:
         rows = query_all(
             conn,
@@ -294,6 +308,10 @@ def read_objects(conn: Any, schema: str, *, tables: set[str] | None = None) -> l
             context=f"reading view {schema}.{view}",
         )
         _, create, charset, collation = rows[0][:4]
+        reads, other_views, other_dbs = view_references(
+            _text(create), schema, base_tables, set(view_names) - {view}, databases
+        )
+        deps[view] = other_views
         view_objs[view] = SchemaObject(
             kind="view",
             schema=schema,
@@ -301,7 +319,9 @@ def read_objects(conn: Any, schema: str, *, tables: set[str] | None = None) -> l
             create_sql=_text(create),
             character_set_client=_text(charset),
             collation_connection=_text(collation),
-            depends_on=tuple(sorted(deps[view])),
+            depends_on=tuple(sorted(other_views)),
+            reads=tuple(sorted(reads)),
+            databases=tuple(sorted(other_dbs)),
         )
     objects.extend(view_objs[v] for v in order_by_dependency(deps))
 
@@ -309,7 +329,7 @@ def read_objects(conn: Any, schema: str, *, tables: set[str] | None = None) -> l
     for trig in triggers:
         trig_name, trig_table = _text(trig[0]), _text(trig[2])
         if tables is None or trig_table in tables:
-            objects.append(_show_create(conn, "trigger", schema, trig_name, table=trig_table))
+            objects.append(show_create_object(conn, "trigger", schema, trig_name, table=trig_table))
     for kind, listing in (
         (
             "procedure",
@@ -327,11 +347,28 @@ def read_objects(conn: Any, schema: str, *, tables: set[str] | None = None) -> l
         ),
     ):
         for (name,) in query_all(conn, listing, (schema,), context=f"listing {kind}s of {schema}"):
-            objects.append(_show_create(conn, kind, schema, _text(name)))
+            objects.append(show_create_object(conn, kind, schema, _text(name)))
     return objects
 
 
-def _show_create(
+def view_references(
+    sql: str, schema: str, tables: set[str], views: set[str], databases: set[str]
+) -> tuple[set[str], set[str], set[str]]:
+    """What a view's statement names: tables of ``schema``, other views of
+    ``schema``, and other databases. A name counts wherever it appears as an
+    identifier (a column spelled like a table counts too): over-approximating
+    can only leave a view out of a partial dump, never keep a broken one."""
+    tokens = tokenize(sql)
+    names = {t.name() for t in tokens if t.is_name}
+    others = {
+        parts[0]
+        for _i, parts in qualified_names(tokens)
+        if parts[0] != schema and parts[0] in databases
+    }
+    return names & tables, names & views, others
+
+
+def show_create_object(
     conn: Any, kind: str, schema: str, name: str, *, table: str | None = None
 ) -> SchemaObject:
     """One trigger, procedure, function or event with the session settings it
@@ -360,26 +397,6 @@ def _show_create(
         table=table,
         time_zone=_text(row[2]) if kind == "event" else None,
     )
-
-
-def _view_deps_from_text(conn: Any, schema: str, views: list[str]) -> dict[str, set[str]]:
-    """A view depends on another view when the other's quoted name appears in
-    its definition (MariaDB has no VIEW_TABLE_USAGE; this works on both).
-    Over-approximating only adds ordering constraints, never drops one."""
-    deps: dict[str, set[str]] = {v: set() for v in views}
-    for view in views:
-        rows = query_all(
-            conn,
-            "SELECT VIEW_DEFINITION FROM information_schema.VIEWS"
-            " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-            (schema, view),
-            context="reading view definitions",
-        )
-        text = _text(rows[0][0]) if rows else ""
-        for other in views:
-            if other != view and quote_ident(other) in text:
-                deps[view].add(other)
-    return deps
 
 
 def order_by_dependency(deps: dict[str, set[str]]) -> list[str]:

@@ -13,8 +13,8 @@ a single ordered stream and cut into files the same way.
 - no primary key: a unique NOT NULL key is used like one; without either the
   table is one stream.
 
-Bounds are SQL literals produced by the same expressions the rows use, so a
-bound compares in the column's own type and collation.
+Bounds are SQL literals (``rows.literal_expr``), so a bound compares in the
+column's own type and collation.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from .catalog import INTEGER_TYPES, Table
 from .connection import query_all, quote_ident
-from .rows import value_expr
+from .rows import literal_expr
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,9 @@ def range_predicate(
 
 
 def estimate_parts(table: Table, chunk_bytes: int) -> int:
-    # Text and binary values are dumped as hex, about twice their stored size.
-    return max(1, math.ceil(2 * max(table.data_bytes, 0) / chunk_bytes))
+    # Rows are dumped as escaped text: about their stored size (numbers as
+    # text grow a little, page overhead shrinks).
+    return max(1, math.ceil(max(table.data_bytes, 0) / chunk_bytes))
 
 
 def plan_table(conn: Any, table: Table, *, chunk_bytes: int) -> list[ChunkPlan]:
@@ -113,7 +114,7 @@ def _keyset_plan(conn: Any, table: Table, parts: int) -> list[ChunkPlan]:
     rows_est = max(table.row_estimate, 1)
     per_chunk = max(1, rows_est // parts)
     cols = [quote_ident(k) for k in table.key]
-    exprs = ",".join(value_expr(table.column(k)) for k in table.key)
+    exprs = ",".join(literal_expr(table.column(k)) for k in table.key)
     order = ",".join(cols)
     boundaries: list[tuple[str, ...]] = []
     current: tuple[str, ...] | None = None

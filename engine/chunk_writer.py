@@ -1,7 +1,7 @@
-"""The compressor and sink stage: SQL statements -> zstd frame -> storage.
+"""The compressor and sink stage: rows -> zstd frame -> storage.
 
-Each chunk file is one zstd frame (with zstd's own content checksum) holding a
-session header line and one INSERT statement per line. While the bytes pass
+Each chunk file is one zstd frame (with zstd's own content checksum) holding
+rows in the bulk-load encoding (``rows.py``), one per line. While the bytes pass
 through, two sha256 digests are kept: of the decompressed content (what the
 rows say) and of the stored bytes (what the disk or S3 holds), so restore and
 verify can tell a damaged file from a wrong one. Nothing is visible in storage
@@ -20,12 +20,6 @@ import zstandard
 
 from .storage import Storage, WriteStream
 
-# Replaying a chunk with the stock client needs these; restore sets the same.
-CHUNK_HEADER = (
-    b"SET NAMES utf8mb4, time_zone='+00:00', foreign_key_checks=0, unique_checks=0,"
-    b" sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION';\n"
-)
-
 
 @dataclass(frozen=True)
 class ChunkStats:
@@ -35,6 +29,7 @@ class ChunkStats:
     stored_bytes: int
     sha256: str
     content_sha256: str
+    max_row_bytes: int
 
 
 class ChunkFile:
@@ -49,12 +44,15 @@ class ChunkFile:
         self.rows = 0
         self.raw_bytes = 0
         self.stored_bytes = 0
-        self.write(CHUNK_HEADER, rows=0)
+        self.max_row_bytes = 0
 
-    def write(self, data: bytes, *, rows: int) -> None:
+    def write(self, data: bytes, *, rows: int, longest: int) -> None:
+        """Append ``rows`` whole rows (``data``), the longest ``longest`` bytes."""
         self._raw_hash.update(data)
         self.raw_bytes += len(data)
         self.rows += rows
+        if longest > self.max_row_bytes:
+            self.max_row_bytes = longest
         out = self._compressor.compress(data)
         if out:
             self._emit(out)
@@ -74,6 +72,7 @@ class ChunkFile:
             stored_bytes=self.stored_bytes,
             sha256=self._stored_hash.hexdigest(),
             content_sha256=self._raw_hash.hexdigest(),
+            max_row_bytes=self.max_row_bytes,
         )
 
     def abort(self) -> None:

@@ -56,7 +56,7 @@ class ExportConfig:
 
     Memory bound (per process), whatever the table or row size::
 
-        threads * (statement_bytes + largest row          # statement being built
+        threads * (batch_bytes + largest row              # rows being batched
                    + 256 KiB                               # socket read block
                    + zstd context)                         # ~1 MiB at level 1, ~9 MiB at 19
       + threads * part_size                                # S3 only: one part per writer
@@ -73,10 +73,19 @@ class ExportConfig:
     threads: int = 2
     consistency: str = "auto"
     chunk_bytes: int = 64 * 1024 * 1024
-    statement_bytes: int = 256 * 1024  # measured: restores fastest near 256 KiB
+    batch_bytes: int = 256 * 1024  # rows handed to the compressor at a time
+    # None: take routines/events with whole databases, leave them out of a
+    # --tables/--exclude-tables export (mysqldump's --routines/--events).
+    routines: bool | None = None
+    events: bool | None = None
     compress_level: int = 3
     strip_definers: bool = False
     snapshot_retries: int = 20
+    # Seconds the backup lock statement may wait (it stalls writers meanwhile);
+    # the server's default lock_wait_timeout is a year.
+    lock_wait_timeout: int = 5
+    # Clear an unfinished export of the same selection at the destination first.
+    replace_incomplete: bool = False
 
     def __post_init__(self) -> None:
         if not self.databases and not self.all_databases:
@@ -96,21 +105,47 @@ class ExportConfig:
             )
         if self.chunk_bytes < 4096:
             raise ConfigError("--chunk-size must be at least 4KiB", hint="e.g. --chunk-size 64M")
-        if not 1024 <= self.statement_bytes <= 64 * 1024 * 1024:
-            raise ConfigError("statement size must be 1KiB..64MiB")
+        if not 1024 <= self.batch_bytes <= 64 * 1024 * 1024:
+            raise ConfigError("batch size must be 1KiB..64MiB")
         if not 1 <= self.compress_level <= 19:
             raise ConfigError(
                 f"--compress-level {self.compress_level} is out of range", hint="use 1-19"
             )
         if self.snapshot_retries < 1:
             raise ConfigError("snapshot retries must be positive")
+        if not 1 <= self.lock_wait_timeout <= 31536000:
+            raise ConfigError(
+                f"--lock-wait-timeout {self.lock_wait_timeout} is out of range",
+                hint="use 1-31536000 seconds (a few seconds: writers wait while it does)",
+            )
+
+    @property
+    def partial(self) -> bool:
+        """A selection of tables rather than whole databases."""
+        return bool(self.tables or self.exclude_tables)
+
+    @property
+    def with_routines(self) -> bool:
+        return not self.partial if self.routines is None else self.routines
+
+    @property
+    def with_events(self) -> bool:
+        return not self.partial if self.events is None else self.events
 
 
 @dataclass(frozen=True, kw_only=True)
 class RestoreConfig:
-    """What to restore and how. Memory bound: ``threads`` chunk readers, each
-    holding one decompressed statement (at most the source's max_allowed_packet)
-    plus zstd's window; nothing grows with the chunk or table size."""
+    """What to restore and how.
+
+    Memory bound: ``threads`` chunk readers, each holding one compressed read
+    (128 KiB), one decompressed block (1 MiB) and zstd's window (8 MiB at
+    most); a version-1 chunk's line (at most 32 MiB) or, without LOCAL INFILE,
+    one row turned into an INSERT (at most 64 MiB), is held whole. Nothing
+    grows with the chunk or table size.
+
+    Disk: tables that already exist in the target (``on_existing`` drop or
+    truncate) are loaded beside the old ones and swapped in at the end, so
+    while the restore runs they take their size twice."""
 
     tables: tuple[str, ...] = ()
     database: str | None = None
@@ -124,6 +159,13 @@ class RestoreConfig:
     # False: SET sql_log_bin = 0, so the restore is not replicated (a drill or
     # scratch copy on a primary). Needs SUPER / BINLOG ADMIN.
     binlog: bool = True
+    triggers: bool = True
+    routines: bool = True
+    events: bool = True
+    views: bool = True
+    # False (drills): events are created DISABLED, so a scratch copy never
+    # runs the application's scheduled jobs.
+    events_enabled: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.threads <= 256:

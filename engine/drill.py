@@ -56,8 +56,13 @@ def run_drill(
         for db in manifest.databases:
             scratch = f"{db.name[:40]}_drill_{stamp}"
             report.databases[db.name] = scratch
+            # Events stay disabled: a scratch copy must not run the app's jobs.
             config = RestoreConfig(
-                source_databases=(db.name,), database=scratch, threads=threads, binlog=binlog
+                source_databases=(db.name,),
+                database=scratch,
+                threads=threads,
+                binlog=binlog,
+                events_enabled=False,
             )
             plan = plan_restore(storage, manifest, config)
             try:

@@ -44,6 +44,17 @@ class AuthenticationFailed(ConnectionFailed):
     default_hint = "check --user and the password (-p, OSIDUMP_PASSWORD, DB_PASSWORD or ~/.my.cnf)"
 
 
+class AuthPluginFailed(ConnectionFailed):
+    """The login failed in the authentication method's exchange, not on the
+    password: a method the client cannot speak, or a package it needs missing."""
+
+    default_hint = (
+        "give the account a method PyMySQL speaks (ALTER USER ... IDENTIFIED WITH "
+        "caching_sha2_password or mysql_native_password BY '...'), or check the server's "
+        "authentication plugins"
+    )
+
+
 class ServerError(OsidumpError):
     """The server answered a statement with an error."""
 
@@ -132,9 +143,20 @@ class Interrupted(OsidumpError):
 # transient: a deadlock, a lock wait timeout, or the connection going away.
 _RETRYABLE_CODES = {1205, 1213, 2006, 2013, 2055, 1927, 4031}
 _LOST_CONNECTION_CODES = {2006, 2013, 2055, 1927, 4031, 1053}
-_AUTH_CODES = {1045, 1698, 1251}
+_AUTH_CODES = {1045, 1698}
+# ER_NOT_SUPPORTED_AUTH_MODE, ER_PLUGIN_IS_NOT_LOADED, and PyMySQL's
+# CR_AUTH_PLUGIN_CANNOT_LOAD / CR_AUTH_PLUGIN_ERR.
+_AUTH_PLUGIN_CODES = {1251, 1524, 2059, 2061}
 _PRIVILEGE_CODES = {1044, 1142, 1143, 1227, 1370}
 _NOT_FOUND_CODES = {1049, 1146}
+# ER_BINLOG_CREATE_ROUTINE_NEED_SUPER: a function or trigger created without
+# SUPER while the binary log is on (the usual state of a managed target).
+_ROUTINE_NEEDS_SUPER = 1419
+_ROUTINE_NEEDS_SUPER_HINT = (
+    "set log_bin_trust_function_creators = 1 on the target (on RDS/Aurora: in its "
+    "parameter group), or restore as a user with SUPER; add --strip-definers if the "
+    "objects name other users as DEFINER"
+)
 
 
 def from_server_error(exc: BaseException, *, context: str) -> OsidumpError:
@@ -150,8 +172,12 @@ def from_server_error(exc: BaseException, *, context: str) -> OsidumpError:
     message = f"{context}: {text}" if text else context
     if code in _AUTH_CODES:
         return AuthenticationFailed(message)
+    if code in _AUTH_PLUGIN_CODES:
+        return AuthPluginFailed(message)
     if code in _LOST_CONNECTION_CODES or (code == 0 and "Lost connection" in text):
         return ConnectionLost(message, code=code)
+    if code == _ROUTINE_NEEDS_SUPER:
+        return PrivilegeError(message, code=code, hint=_ROUTINE_NEEDS_SUPER_HINT)
     if code in _PRIVILEGE_CODES:
         return PrivilegeError(message, code=code)
     if code in _NOT_FOUND_CODES:

@@ -8,13 +8,14 @@ One :class:`Export` run:
    and reads their definitions and chunk boundaries inside it;
 4. writes one schema file per database;
 5. runs one thread per worker connection over the chunk plans, largest tables
-   first; each thread streams its ranges through ``wire.stream_statements``
-   into ``ChunkFile``s, rolling to a new file every ``chunk_bytes``;
+   first; each thread streams its ranges (rows formatted by the server for bulk
+   load, ``rows.py``) through ``wire.stream_rows`` into ``ChunkFile``s,
+   rolling to a new file every ``chunk_bytes``;
 6. writes ``manifest.json`` last. On any failure or cancel, workers stop at the
    next statement, the connections are closed, files written so far are removed
    (best effort) and no manifest is written: nothing looks complete.
 
-Memory: each worker holds one statement (``statement_bytes``, or one larger
+Memory: each worker holds one batch of rows (``batch_bytes``, or one larger
 row) and one zstd compressor; the job list holds plans, not rows.
 """
 
@@ -26,7 +27,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -43,8 +44,11 @@ from .chunk_plan import ChunkPlan, plan_table
 from .chunk_writer import ChunkFile, ChunkStats
 from .config import ConnectionConfig, ExportConfig
 from .connection import connect
+from .destination import claim_destination, write_start_marker
 from .errors import ConsistencyError, Interrupted, OsidumpError, ServerError
 from .manifest import (
+    CHUNK_SUFFIX,
+    FORMAT_VERSION,
     MANIFEST_NAME,
     ChunkEntry,
     ColumnEntry,
@@ -55,15 +59,16 @@ from .manifest import (
     schema_file_name,
     table_dir,
 )
-from .rows import insert_prefix, select_sql
+from .rows import column_kind, select_sql
 from .snapshot import Snapshot, SnapshotCoordinator
 from .storage import Storage
 from .version import __version__
-from .wire import stream_statements
+from .wire import stream_rows
 from .workers import WorkerPool
 
 log = logging.getLogger("osidump.export")
 
+# The session the rows were read in (recorded; restore sets its own strict one).
 DATA_SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"
 
 
@@ -113,6 +118,7 @@ class Export:
         self.progress = progress or ExportProgress()
         self._cancel = threading.Event()
         self._written: list[_Written] = []
+        self._left_out: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     def cancel(self) -> None:
@@ -120,16 +126,18 @@ class Export:
 
     def run(self) -> Manifest:
         started = _now()
-        self.storage.ensure_empty()
+        claim_destination(self.storage, self.config)  # refuses a used location
         selection = self._resolve()
         coordinator = SnapshotCoordinator(
             self.connection,
             mode=self.config.consistency,
             workers=self.config.threads,
             retries=self.config.snapshot_retries,
+            lock_wait_timeout=self.config.lock_wait_timeout,
         )
         snapshot = coordinator.open()
         try:
+            write_start_marker(self.storage, self.config, started_at=started)
             schemas, plans = self._read_inside(snapshot, selection)
             schema_entries = {s.name: self._write_schema(s) for s in schemas}
             self._run_workers(snapshot, plans)
@@ -163,7 +171,10 @@ class Export:
     ) -> tuple[list[DatabaseSchema], list[ChunkPlan]]:
         snapshot.guard_tables([(db, t) for db, ts in selection.items() for t in ts])
         conn = snapshot.workers[0]
-        schemas = [read_database(conn, db, tables) for db, tables in selection.items()]
+        schemas = [
+            self._select_objects(read_database(conn, db, tables), selection)
+            for db, tables in selection.items()
+        ]
         plans: list[ChunkPlan] = []
         for schema in schemas:
             for table in schema.tables:
@@ -174,13 +185,43 @@ class Export:
         self.progress.total_bytes_estimate = sum(t.data_bytes for s in schemas for t in s.tables)
         return schemas, plans
 
+    def _select_objects(
+        self, schema: DatabaseSchema, selection: dict[str, list[str]]
+    ) -> DatabaseSchema:
+        """Keep the views whose every table and view is in the dump (others
+        would not restore on their own), triggers of dumped tables (read so
+        already), routines and events as the config says; record the rest."""
+        dumped = set(selection.get(schema.name, ()))
+        kept: list[SchemaObject] = []
+        kept_views: set[str] = set()
+        left_out: list[str] = []
+        for o in schema.objects:  # views come in dependency order
+            if o.kind == "view":
+                missing = sorted(set(o.reads) - dumped) + sorted(set(o.depends_on) - kept_views)
+                foreign = sorted(set(o.databases) - set(selection))
+                if missing or foreign:
+                    why = f"reads {missing[0]}" if missing else f"reads database {foreign[0]}"
+                    left_out.append(f"view {o.name}: {why}, which is not in the dump")
+                    continue
+                kept_views.add(o.name)
+            elif o.kind in ("procedure", "function") and not self.config.with_routines:
+                left_out.append(f"{o.kind} {o.name}: routines not asked for (--routines)")
+                continue
+            elif o.kind == "event" and not self.config.with_events:
+                left_out.append(f"event {o.name}: events not asked for (--events)")
+                continue
+            kept.append(o)
+        self._left_out[schema.name] = left_out
+        return replace(schema, objects=tuple(kept))
+
     def _write_schema(self, schema: DatabaseSchema) -> FileEntry:
         strip = self.config.strip_definers
 
         def obj(o: SchemaObject) -> dict[str, Any]:
             d = asdict(o)
             d["create_sql"] = strip_definer(o.create_sql) if strip else o.create_sql
-            d["depends_on"] = list(o.depends_on)
+            for key in ("depends_on", "reads", "databases"):
+                d[key] = list(d[key])
             return d
 
         doc = {
@@ -209,24 +250,22 @@ class Export:
     def _dump_plan(self, conn: Any, plan: ChunkPlan) -> None:
         table = plan.table
         sql = select_sql(table, plan.where())
-        prefix = insert_prefix(table)
         context = f"reading {table.label}"
         limit = self.config.chunk_bytes
         part = 0
         current: ChunkFile | None = None
         try:
-            for statement, rows in stream_statements(
+            for block, rows, longest in stream_rows(
                 conn,
                 sql,
-                prefix=prefix,
-                statement_bytes=self.config.statement_bytes,
+                batch_bytes=self.config.batch_bytes,
                 context=context,
                 cancelled=self._cancel.is_set,
             ):
                 if current is None:
                     current = self._open_chunk(plan, part)
-                current.write(statement, rows=rows)
-                self.progress.add(rows=rows, raw=len(statement))
+                current.write(block, rows=rows, longest=longest)
+                self.progress.add(rows=rows, raw=len(block))
                 if current.raw_bytes >= limit:
                     self._finish_chunk(plan, part, current)
                     current = None
@@ -251,8 +290,9 @@ class Export:
         self.progress.add(chunks=1)
 
     def _open_chunk(self, plan: ChunkPlan, part: int) -> ChunkFile:
+        suffix = CHUNK_SUFFIX[FORMAT_VERSION]
         path = (
-            f"{table_dir(plan.table.schema, plan.table.name)}/{plan.ordinal:06d}-{part:04d}.sql.zst"
+            f"{table_dir(plan.table.schema, plan.table.name)}/{plan.ordinal:06d}-{part:04d}{suffix}"
         )
         return ChunkFile(self.storage, path, level=self.config.compress_level)
 
@@ -293,6 +333,7 @@ class Export:
                         f"{o.kind} {o.name}" for o in objs if o.kind in ("procedure", "function")
                     ],
                     events=[o.name for o in objs if o.kind == "event"],
+                    left_out=self._left_out.get(schema.name, []),
                 )
             )
         cfg = self.config
@@ -312,9 +353,12 @@ class Export:
                 "threads": cfg.threads,
                 "consistency": cfg.consistency,
                 "chunk_bytes": cfg.chunk_bytes,
-                "statement_bytes": cfg.statement_bytes,
+                "batch_bytes": cfg.batch_bytes,
                 "compress_level": cfg.compress_level,
                 "strip_definers": cfg.strip_definers,
+                "routines": cfg.with_routines,
+                "events": cfg.with_events,
+                "storage": self.storage.settings(),  # S3 region/encryption/class; no secrets
             },
             databases=databases,
         )
@@ -343,13 +387,19 @@ def _table_entry(table: Table, written: list[_Written]) -> TableEntry:
             content_sha256=w.stats.content_sha256,
             lower=list(w.plan.lower) if w.plan.lower is not None else None,
             upper=list(w.plan.upper) if w.plan.upper is not None else None,
+            max_row_bytes=w.stats.max_row_bytes,
         )
         for i, w in enumerate(written)
     ]
     return TableEntry(
         name=table.name,
         columns=[
-            ColumnEntry(name=c.name, type=c.column_type, generated=c.generated)
+            ColumnEntry(
+                name=c.name,
+                type=c.column_type,
+                generated=c.generated,
+                kind=None if c.generated else column_kind(c),
+            )
             for c in table.columns
         ],
         key=list(table.key),

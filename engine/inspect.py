@@ -10,41 +10,41 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .chunk_reader import ChunkReader
+from .chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
 from .errors import OsidumpError
 from .manifest import DatabaseEntry, Manifest, TableEntry, load_manifest
+from .sql_chunk import parse_values
 from .storage import Storage
+from .tsv import decode_row
 
 
-def parse_values(statement: bytes) -> list[list[str | bytes | None]]:
-    """Decode the tuples of one of osidump's own INSERT statements.
-
-    Values are numbers, NULL, ``X'..'``/``_cs X'..'`` hex literals and quoted
-    temporal text, none containing a comma or parenthesis, so splitting is exact
-    for this format (and only for it). Hex literals come back as bytes.
-    """
-    values_at = statement.index(b") VALUES (") + len(b") VALUES (")
-    body = statement[values_at:].rstrip(b";\n")
-    if body.endswith(b")"):
-        body = body[:-1]
-    rows: list[list[str | bytes | None]] = []
-    for tup in body.split(b"),("):
-        row: list[str | bytes | None] = []
-        for field in tup.split(b","):
-            text = field.decode("utf-8")
-            if text == "NULL":
-                row.append(None)
-            elif text.endswith("'") and ("X'" in text):
-                row.append(bytes.fromhex(text[text.index("X'") + 2 : -1]))
-            elif text.startswith("'") and text.endswith("'"):
-                row.append(text[1:-1])
-            else:
-                row.append(text)
-        rows.append(row)
-    return rows
+def _rows(storage: Storage, manifest: Manifest, db: str, table: TableEntry) -> Any:
+    """Every row of a (small) table, decoded, each chunk verified."""
+    width = len([c for c in table.columns if not c.generated])
+    for chunk in table.chunks:
+        label = f"{db}.{table.name} chunk {chunk.index}"
+        if manifest.encoding == "tsv":
+            stream = ChunkStream(storage, chunk, label=label, max_row=int(chunk.max_row_bytes or 0))
+            with stream:
+                for line in stream.lines(min(int(chunk.max_row_bytes or 0), V2_MAX_HELD_ROW)):
+                    yield decode_row(line, width, where=label)
+            stream.finish()
+        else:
+            stream = ChunkStream(storage, chunk, label=label, max_row=V1_MAX_LINE)
+            rows = 0
+            with stream:
+                for i, line in enumerate(stream.lines(V1_MAX_LINE)):
+                    if i == 0:
+                        continue  # the session header
+                    values = parse_values(line)
+                    rows += len(values)
+                    yield from values
+            stream.finish(rows=rows)
 
 
-def laravel_migrations(storage: Storage, db: DatabaseEntry) -> dict[str, Any] | None:
+def laravel_migrations(
+    storage: Storage, db: DatabaseEntry, manifest: Manifest | None = None
+) -> dict[str, Any] | None:
     """Last batch and migration of a Laravel ``migrations`` table, if present."""
     try:
         table: TableEntry = db.table("migrations")
@@ -56,20 +56,15 @@ def laravel_migrations(storage: Storage, db: DatabaseEntry) -> dict[str, Any] | 
     mi, bi = names.index("migration"), names.index("batch")
     best: tuple[int, int, str] | None = None
     count = 0
-    for chunk in table.chunks:
-        reader = ChunkReader(storage, chunk, table="migrations", label=f"{db.name}.migrations")
-        for i, statement in enumerate(reader.statements()):
-            if i == 0:
-                continue  # the session header
-            for row in parse_values(statement):
-                count += 1
-                raw_name, raw_batch = row[mi], row[bi]
-                name = raw_name.decode() if isinstance(raw_name, bytes) else str(raw_name)
-                batch = int(str(raw_batch)) if raw_batch is not None else 0
-                key = (batch, count, name)
-                if best is None or key > best:
-                    best = key
-        reader.check()
+    for row in _rows(storage, manifest or load_manifest(storage), db.name, table):
+        count += 1
+        raw_name, raw_batch = row[mi], row[bi]
+        name = raw_name.decode("utf-8", "replace") if isinstance(raw_name, bytes) else str(raw_name)
+        batch_text = raw_batch.decode() if isinstance(raw_batch, bytes) else str(raw_batch)
+        batch = int(batch_text) if raw_batch is not None and batch_text.lstrip("-").isdigit() else 0
+        key = (batch, count, name)
+        if best is None or key > best:
+            best = key
     if best is None:
         return {"migrations": 0, "last_batch": None, "last_migration": None}
     return {"migrations": count, "last_batch": best[0], "last_migration": best[2]}
@@ -97,10 +92,11 @@ def describe(storage: Storage, manifest: Manifest | None = None) -> dict[str, An
             "triggers": db.triggers,
             "routines": db.routines,
             "events": db.events,
+            "left_out": db.left_out,
             "rows": sum(t.rows for t in db.tables),
             "stored_bytes": sum(t.stored_bytes for t in db.tables),
         }
-        laravel = laravel_migrations(storage, db)
+        laravel = laravel_migrations(storage, db, m)
         if laravel is not None:
             info["laravel"] = laravel
         databases.append(info)
@@ -108,6 +104,7 @@ def describe(storage: Storage, manifest: Manifest | None = None) -> dict[str, An
     return {
         "location": storage.describe(),
         "format_version": m.format_version,
+        "encoding": m.encoding,
         "tool_version": m.tool_version,
         "started_at": m.started_at,
         "finished_at": m.finished_at,

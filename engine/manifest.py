@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -23,7 +24,13 @@ from .storage import Storage, validate_name
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_NAME = "osidump-dump"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: SQL INSERT chunks (osidump 0.1); 2: LOAD DATA rows
+READABLE_VERSIONS = (1, 2)
+# Chunk file names end in the encoding: version 1 ".sql.zst", version 2 ".tsv.zst".
+CHUNK_SUFFIX = {1: ".sql.zst", 2: ".tsv.zst"}
+COLUMN_KINDS = ("number", "bit", "temporal", "text", "json", "binary", "other")
+MAX_ROW_LIMIT = 1 << 30  # no row can be larger than the server's largest packet
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 
 
 MAX_SEGMENT = 160
@@ -67,6 +74,7 @@ class ChunkEntry:
     content_sha256: str  # of the decompressed bytes
     lower: list[Any] | None = None  # inclusive key bound, None = unbounded
     upper: list[Any] | None = None  # exclusive key bound, None = unbounded
+    max_row_bytes: int | None = None  # longest row, newline included (version 2)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +82,7 @@ class ColumnEntry:
     name: str
     type: str
     generated: bool = False
+    kind: str | None = None  # how the value is encoded and loaded (version 2; rows.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +122,9 @@ class DatabaseEntry:
     triggers: list[str] = field(default_factory=list)
     routines: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    # Objects of the database the export did not take, with the reason
+    # ("view v: reads table t, which is not in the dump").
+    left_out: list[str] = field(default_factory=list)
 
     def table(self, name: str) -> TableEntry:
         for t in self.tables:
@@ -147,6 +159,11 @@ class Manifest:
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
     status: str = "complete"
+
+    @property
+    def encoding(self) -> str:
+        """How chunks hold rows: "sql" (version 1) or "tsv" (version 2)."""
+        return "sql" if self.format_version == 1 else "tsv"
 
     def database(self, name: str) -> DatabaseEntry:
         for d in self.databases:
@@ -200,35 +217,85 @@ def _count(obj: Any, key: str, where: str) -> int:
     return value
 
 
-def _chunk(raw: Any, where: str) -> ChunkEntry:
-    return ChunkEntry(
+def _list(raw: Any, key: str, where: str) -> list[Any]:
+    value: list[Any] = _req(raw, key, list, where)
+    return value
+
+
+def _bound(raw: dict[str, Any], key: str, where: str) -> list[str] | None:
+    value: list[str] | None = _opt(raw, key, list, where)
+    if value is not None and not all(isinstance(v, str) for v in value):
+        raise ManifestError(f"manifest field {where}.{key} has the wrong type")
+    return value
+
+
+def _chunk(raw: Any, where: str, version: int, position: int) -> ChunkEntry:
+    if not isinstance(raw, dict):
+        raise ManifestError(f"manifest field {where} is not an object")
+    path = validate_name(_req(raw, "path", str, where))
+    if not path.endswith(CHUNK_SUFFIX[version]):
+        raise ManifestError(f"manifest names chunk {path} with the wrong file type")
+    entry = ChunkEntry(
         index=_count(raw, "index", where),
-        path=validate_name(_req(raw, "path", str, where)),
+        path=path,
         rows=_count(raw, "rows", where),
         raw_bytes=_count(raw, "raw_bytes", where),
         stored_bytes=_count(raw, "stored_bytes", where),
         sha256=_hex64(_req(raw, "sha256", str, where), f"{where}.sha256"),
         content_sha256=_hex64(_req(raw, "content_sha256", str, where), f"{where}.content_sha256"),
-        lower=_opt(raw, "lower", list, where),
-        upper=_opt(raw, "upper", list, where),
+        lower=_bound(raw, "lower", where),
+        upper=_bound(raw, "upper", where),
+        max_row_bytes=_count(raw, "max_row_bytes", where) if version >= 2 else None,
+    )
+    if entry.index != position:
+        raise ManifestError(f"manifest field {where}.index is {entry.index}, expected {position}")
+    if version >= 2:
+        assert entry.max_row_bytes is not None
+        if entry.rows > entry.raw_bytes or entry.max_row_bytes > MAX_ROW_LIMIT:
+            raise ManifestError(f"manifest field {where} has impossible sizes")
+        if entry.rows and not 1 <= entry.max_row_bytes <= entry.raw_bytes:
+            raise ManifestError(f"manifest field {where}.max_row_bytes is impossible")
+    return entry
+
+
+def _column(raw: Any, where: str, version: int) -> ColumnEntry:
+    if not isinstance(raw, dict):
+        raise ManifestError(f"manifest field {where} is not an object")
+    generated = raw.get("generated", False)
+    if not isinstance(generated, bool):
+        raise ManifestError(f"manifest field {where}.generated has the wrong type")
+    kind = _opt(raw, "kind", str, where)
+    if version >= 2 and not generated and kind not in COLUMN_KINDS:
+        raise ManifestError(f"manifest field {where}.kind is unknown: {kind!r}")
+    name = _req(raw, "name", str, where)
+    if not name or len(name) > 64:
+        raise ManifestError(f"manifest field {where}.name is not a column name")
+    return ColumnEntry(
+        name=name, type=_req(raw, "type", str, where), generated=generated, kind=kind
     )
 
 
-def _table(raw: Any, where: str) -> TableEntry:
-    name = _req(raw, "name", str, where)
+def _identifier(value: str, where: str) -> str:
+    if not value or len(value) > 64 or "\x00" in value:
+        raise ManifestError(f"manifest field {where} is not a valid name")
+    return value
+
+
+def _table(raw: Any, where: str, version: int) -> TableEntry:
+    name = _identifier(_req(raw, "name", str, where), f"{where}.name")
     where = f"{where}[{name}]"
-    columns = [
-        ColumnEntry(
-            name=_req(c, "name", str, f"{where}.columns"),
-            type=_req(c, "type", str, f"{where}.columns"),
-            generated=bool(c.get("generated", False)),
-        )
-        for c in _req(raw, "columns", list, where)
+    columns = [_column(c, f"{where}.columns", version) for c in _list(raw, "columns", where)]
+    names = [c.name for c in columns]
+    if not columns or len(set(names)) != len(names):
+        raise ManifestError(f"manifest field {where}.columns is empty or names a column twice")
+    if all(c.generated for c in columns):
+        raise ManifestError(f"manifest field {where}.columns has no stored column")
+    chunks = [
+        _chunk(c, f"{where}.chunks", version, i) for i, c in enumerate(_list(raw, "chunks", where))
     ]
-    chunks = [_chunk(c, f"{where}.chunks") for c in _req(raw, "chunks", list, where)]
     key = _req(raw, "key", list, where)
-    if not all(isinstance(k, str) for k in key):
-        raise ManifestError(f"manifest field {where}.key has the wrong type")
+    if not all(isinstance(k, str) and k in names for k in key):
+        raise ManifestError(f"manifest field {where}.key names a column the table does not have")
     kind = _req(raw, "key_kind", str, where)
     if kind not in ("primary", "unique", "none"):
         raise ManifestError(f"manifest field {where}.key_kind is unknown: {kind!r}")
@@ -242,10 +309,13 @@ def _names(raw: dict[str, Any], key: str, where: str) -> list[str]:
     return value
 
 
-def _database(raw: Any) -> DatabaseEntry:
-    name = _req(raw, "name", str, "databases")
+def _database(raw: Any, version: int) -> DatabaseEntry:
+    name = _identifier(_req(raw, "name", str, "databases"), "databases.name")
     where = f"databases[{name}]"
     sf = _req(raw, "schema_file", dict, where)
+    tables = [_table(t, where, version) for t in _list(raw, "tables", where)]
+    if len({t.name for t in tables}) != len(tables):
+        raise ManifestError(f"manifest lists a table of {name} twice")
     return DatabaseEntry(
         name=name,
         schema_file=FileEntry(
@@ -253,18 +323,39 @@ def _database(raw: Any) -> DatabaseEntry:
             sha256=_hex64(_req(sf, "sha256", str, where), f"{where}.schema_file.sha256"),
             bytes=_count(sf, "bytes", where),
         ),
-        tables=[_table(t, where) for t in _req(raw, "tables", list, where)],
+        tables=tables,
         views=_names(raw, "views", where),
         triggers=_names(raw, "triggers", where),
         routines=_names(raw, "routines", where),
         events=_names(raw, "events", where),
+        left_out=_names(raw, "left_out", where),
     )
+
+
+def _time(raw: dict[str, Any], key: str) -> str:
+    value: str = _req(raw, key, str, "manifest")
+    if not _TIMESTAMP.match(value):
+        raise ManifestError(f"manifest field {key} is not a UTC timestamp: {value[:40]!r}")
+    return value
+
+
+def _options(raw: dict[str, Any]) -> dict[str, Any]:
+    options: dict[str, Any] = _req(raw, "options", dict, "manifest")
+    for key in ("databases", "tables", "exclude_tables"):
+        value = options.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ManifestError(f"manifest field options.{key} has the wrong type")
+    if not isinstance(options.get("all_databases", False), bool):
+        raise ManifestError("manifest field options.all_databases has the wrong type")
+    return options
 
 
 def parse_manifest(data: bytes) -> Manifest:
     """Parse and validate manifest bytes; raises ManifestError on any problem."""
     try:
         raw = json.loads(data.decode("utf-8"))
+    except RecursionError as exc:
+        raise ManifestError("manifest.json is nested too deeply to be a manifest") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ManifestError(
             f"manifest.json is not valid JSON ({exc.__class__.__name__} at byte "
@@ -272,22 +363,25 @@ def parse_manifest(data: bytes) -> Manifest:
         ) from exc
     if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
         raise ManifestError("manifest.json is not an osidump manifest")
-    version = _req(raw, "format_version", int, "manifest")
+    version: int = _req(raw, "format_version", int, "manifest")
     if version > FORMAT_VERSION:
         raise ManifestError(
             f"dump format version {version} is newer than this osidump understands "
             f"({FORMAT_VERSION})",
             hint="upgrade osidump to read this dump",
         )
-    if version < 1:
+    if version not in READABLE_VERSIONS:
         raise ManifestError(f"unknown dump format version {version}")
     if raw.get("status") != "complete":
         raise IncompleteDump(f"manifest status is {raw.get('status')!r}, not complete")
     snap = _req(raw, "snapshot", dict, "manifest")
+    session = _req(raw, "session", dict, "manifest")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in session.items()):
+        raise ManifestError("manifest field session has the wrong type")
     manifest = Manifest(
         tool_version=_req(raw, "tool_version", str, "manifest"),
-        started_at=_req(raw, "started_at", str, "manifest"),
-        finished_at=_req(raw, "finished_at", str, "manifest"),
+        started_at=_time(raw, "started_at"),
+        finished_at=_time(raw, "finished_at"),
         server_flavor=_req(raw, "server_flavor", str, "manifest"),
         server_version=_req(raw, "server_version", str, "manifest"),
         snapshot=SnapshotInfo(
@@ -298,12 +392,15 @@ def parse_manifest(data: bytes) -> Manifest:
             binlog_position=_opt(snap, "binlog_position", int, "snapshot"),
             gtid_executed=_opt(snap, "gtid_executed", str, "snapshot"),
             lock_held_ms=_opt(snap, "lock_held_ms", (int, float), "snapshot"),
-            attempts=int(snap.get("attempts", 1)),
+            attempts=_count(snap, "attempts", "snapshot") if "attempts" in snap else 1,
         ),
-        session=_req(raw, "session", dict, "manifest"),
-        options=_req(raw, "options", dict, "manifest"),
-        databases=[_database(d) for d in _req(raw, "databases", list, "manifest")],
+        session=session,
+        options=_options(raw),
+        databases=[_database(d, version) for d in _req(raw, "databases", list, "manifest")],
+        format_version=version,
     )
+    if len({d.name for d in manifest.databases}) != len(manifest.databases):
+        raise ManifestError("manifest lists a database twice")
     seen: set[str] = set()
     for path in manifest.all_paths():
         if path in seen or path == MANIFEST_NAME:
@@ -321,10 +418,26 @@ def load_manifest(storage: Storage) -> Manifest:
     if not storage.exists(MANIFEST_NAME):
         if storage.list():
             raise IncompleteDump(
-                f"{storage.describe()} has no manifest.json: the export did not finish",
-                hint="this dump is incomplete and unusable; take a new export",
+                f"{storage.describe()} has no manifest.json: the export did not finish,"
+                " so nothing proves its files complete",
+                hint="take a new export; to salvage rows by hand see 'Recovering rows from an"
+                " incomplete dump' in docs/FORMAT.md",
             )
         raise ObjectNotFound(
             f"no dump at {storage.describe()}", hint="check the path or s3:// location"
         )
-    return parse_manifest(storage.get(MANIFEST_NAME))
+    return parse_manifest(read_bounded(storage, MANIFEST_NAME, MAX_MANIFEST_BYTES))
+
+
+MAX_MANIFEST_BYTES = 256 << 20  # ~500,000 chunks: 30 TB of dump at the default chunk size
+MAX_SCHEMA_BYTES = 64 << 20
+
+
+def read_bounded(storage: Storage, name: str, limit: int) -> bytes:
+    """A whole small object (manifest, schema file), refusing one larger than
+    ``limit`` without reading it all."""
+    with storage.open_read(name) as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ManifestError(f"{name} is larger than {limit >> 20} MiB: not an osidump file")
+    return data

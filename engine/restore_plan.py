@@ -1,29 +1,72 @@
-"""What a restore will do, computed before anything is touched.
+"""What a restore will do, computed and checked before anything is touched.
 
-``plan_restore`` reads only the manifest and the schema files (both verified),
-and decides: which databases under which names, which tables, which chunks in
-which order, which secondary indexes are built after the data, and which
-views/triggers/routines/events follow. ``--dry-run`` prints this plan; the
-restore executes exactly it (plan separate from execution, as litestream's
-CalcRestorePlan).
+``plan_restore`` reads only the manifest and the schema files (both verified
+against their digests), and decides: which databases under which names, which
+tables, which chunks in which order, which secondary indexes and foreign keys
+are added after the data, and which views/triggers/routines/events follow.
+``--dry-run`` prints this plan; the restore executes exactly it (plan separate
+from execution, as litestream's CalcRestorePlan). ``verify`` builds the same
+plan, so it refuses what restore would refuse.
+
+A dump is untrusted input, so this is also where it is validated: every
+statement a schema file carries is parsed and checked (``ddl.py``) - the
+statement kind matches the object, the name matches, nothing after it, no
+database outside the restore named, no engine or option that reaches outside
+the server's data - and the tables' columns must be the manifest's. Data never
+becomes SQL text chosen by the dump: chunks are loaded with statements built
+here from validated names (``tsv.py``, ``sql_chunk.py``).
+
+Every table is loaded into a shadow table (``osidump_new_<digest>``) created
+without its secondary indexes and foreign keys and without any trigger, and
+swapped in by one RENAME TABLE at the end (``apply.py``): the target's tables
+are not touched until the new data is complete, and no trigger of the target
+can fire on a restored row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import strip_definer
+from .catalog import SYSTEM_SCHEMAS, matches, strip_definer
 from .config import RestoreConfig
 from .connection import quote_ident
+from .ddl import (
+    OBJECT_KINDS,
+    CreateTable,
+    UnsafeStatement,
+    check_object,
+    database_options,
+    foreign_key_tables,
+    parse_create_table,
+    rename_database,
+)
 from .errors import ConfigError, IntegrityError, ManifestError, ObjectNotFound
-from .manifest import MANIFEST_NAME, ChunkEntry, Manifest, TableEntry
+from .manifest import (
+    MANIFEST_NAME,
+    MAX_MANIFEST_BYTES,
+    MAX_SCHEMA_BYTES,
+    ChunkEntry,
+    Manifest,
+    TableEntry,
+    read_bounded,
+)
 from .storage import Storage
+from .tsv import LoadColumn
 
-_SECONDARY = re.compile(r"^\s+(?:(?:FULLTEXT|SPATIAL)\s+)?(?:KEY|INDEX)\s+`", re.I)
+SHADOW_PREFIX = "osidump_new_"
+OLD_PREFIX = "osidump_old_"
+INDEX_KINDS = frozenset({"index", "fulltext", "spatial"})
+FOREIGN_KINDS = frozenset({"foreign"})
+# The data session of every load: UTC, strict (a value the column cannot hold
+# fails the chunk instead of being changed), zero stays zero in AUTO_INCREMENT
+# columns, and no storage engine is swapped in silently.
+DATA_SESSION = (
+    ("time_zone", "+00:00"),
+    ("sql_mode", "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"),
+)
 
 
 @dataclass(frozen=True)
@@ -31,12 +74,48 @@ class TablePlan:
     source_db: str
     target_db: str
     entry: TableEntry
-    create_sql: str  # as dumped, or without the deferred indexes
-    deferred_indexes: tuple[str, ...]  # "KEY `a` (`a`)" clauses added after the data
+    create: CreateTable  # the dumped statement, parsed
+    shadow: str  # loaded under this name, then swapped in
+    old: str  # the target's table moves here at the swap, then is dropped
+    encoding: str  # "tsv" (version 2) or "sql" (version 1)
+    defer_indexes: bool = True
 
     @property
     def label(self) -> str:
         return f"{self.target_db}.{self.entry.name}"
+
+    @property
+    def columns(self) -> tuple[LoadColumn, ...]:
+        """The stored columns in chunk order, as LOAD DATA targets them."""
+        return tuple(
+            LoadColumn(c.name, c.kind or "text") for c in self.entry.columns if not c.generated
+        )
+
+    @property
+    def deferred(self) -> frozenset[str]:
+        return (INDEX_KINDS if self.defer_indexes else frozenset()) | FOREIGN_KINDS
+
+    def shadow_sql(self) -> str:
+        """CREATE TABLE of the shadow: the dump's definition without the
+        deferred clauses, its AUTO_INCREMENT counter as dumped."""
+        return self.create.build(self.shadow, without=self.deferred)
+
+    @property
+    def index_clauses(self) -> tuple[str, ...]:
+        if not self.defer_indexes:
+            return ()
+        return tuple(d.text for d in self.create.clauses(INDEX_KINDS))
+
+    @property
+    def fulltext_clauses(self) -> tuple[str, ...]:
+        return tuple(d.text for d in self.create.clauses(frozenset({"fulltext"})))
+
+    @property
+    def foreign_keys(self) -> tuple[str, ...]:
+        return tuple(
+            rename_database(d.text, self.source_db, self.target_db)
+            for d in self.create.clauses(FOREIGN_KINDS)
+        )
 
 
 @dataclass(frozen=True)
@@ -63,6 +142,7 @@ class ObjectPlan:
     character_set_client: str | None
     collation_connection: str | None
     time_zone: str | None = None
+    table: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,13 +160,15 @@ class RestorePlan:
     chunks: tuple[ChunkJob, ...]
     objects: tuple[ObjectPlan, ...]
     partial: bool
-    session: tuple[tuple[str, str], ...] = (("time_zone", "+00:00"),)
+    encoding: str = "tsv"
+    session: tuple[tuple[str, str], ...] = DATA_SESSION
     notes: tuple[str, ...] = field(default=())
 
     def summary(self) -> dict[str, Any]:
         return {
             "dump_id": self.dump_id,
             "partial": self.partial,
+            "encoding": self.encoding,
             "databases": [{"source": d.source, "target": d.target} for d in self.databases],
             "tables": [
                 {
@@ -95,7 +177,8 @@ class RestorePlan:
                     "rows": t.entry.rows,
                     "chunks": len(t.entry.chunks),
                     "stored_bytes": t.entry.stored_bytes,
-                    "deferred_indexes": list(t.deferred_indexes),
+                    "deferred_indexes": list(t.index_clauses),
+                    "foreign_keys": list(t.foreign_keys),
                 }
                 for t in self.tables
             ],
@@ -106,80 +189,67 @@ class RestorePlan:
         }
 
 
-def split_secondary_indexes(create_sql: str) -> tuple[str, tuple[str, ...]]:
-    """Take plain secondary indexes (KEY/INDEX/FULLTEXT/SPATIAL) out of a
-    SHOW CREATE TABLE statement, to be added after the data. Primary and unique
-    keys stay (they define identity); tables with foreign keys keep all their
-    indexes (InnoDB would otherwise invent its own for the foreign keys)."""
-    if "FOREIGN KEY" in create_sql.upper():
-        return create_sql, ()
-    lines = create_sql.split("\n")
-    close = max(i for i, line in enumerate(lines) if line.startswith(")"))
-    body = lines[1:close]
-    kept: list[str] = []
-    deferred: list[str] = []
-    for line in body:
-        clause = line.rstrip().rstrip(",")
-        if _SECONDARY.match(line):
-            deferred.append(clause.strip())
-        else:
-            kept.append(clause)
-    if not deferred or not kept:
-        return create_sql, ()
-    rebuilt = "\n".join([lines[0], ",\n".join(kept), *lines[close:]])
-    return rebuilt, tuple(deferred)
+def hidden_name(prefix: str, dump_id: str, db: str, table: str) -> str:
+    """A name for a table's shadow (or its retired original) that is the same
+    on every run of the same restore, so ``--resume`` finds it."""
+    digest = hashlib.sha256(f"{dump_id}\0{db}\0{table}".encode()).hexdigest()[:20]
+    return prefix + digest
 
 
-def _rename_db(sql: str, source: str, target: str) -> str:
-    """Point schema-qualified references at the new database name. SHOW CREATE
-    VIEW qualifies every table with its schema, so a view restored under another
-    name would otherwise read the original database."""
-    if source == target:
-        return sql
-    return sql.replace(quote_ident(source) + ".", quote_ident(target) + ".")
-
-
-def _load_schema(storage: Storage, manifest: Manifest, db: str) -> dict[str, Any]:
+def _schema_doc(storage: Storage, manifest: Manifest, db: str) -> dict[str, Any]:
+    """The schema file of ``db``, checked against its digest and its shape."""
     entry = manifest.database(db).schema_file
     try:
-        data = storage.get(entry.path)
+        data = read_bounded(storage, entry.path, MAX_SCHEMA_BYTES)
     except ObjectNotFound as exc:
         raise IntegrityError(f"schema file {entry.path} is missing from the dump") from exc
     if hashlib.sha256(data).hexdigest() != entry.sha256 or len(data) != entry.bytes:
         raise IntegrityError(f"schema file {entry.path} does not match the manifest's sha256")
     try:
         doc = json.loads(data)
+    except RecursionError as exc:
+        raise ManifestError(f"schema file {entry.path} is nested too deeply") from exc
     except ValueError as exc:
         raise ManifestError(f"schema file {entry.path} is not valid JSON") from exc
+    where = f"schema file {entry.path}"
     if not isinstance(doc, dict) or doc.get("format") != "osidump-schema":
-        raise ManifestError(f"schema file {entry.path} is not an osidump schema file")
+        raise ManifestError(f"{where} is not an osidump schema file")
+    if doc.get("database") != db or not isinstance(doc.get("create_database"), str):
+        raise ManifestError(f"{where}: database or create_database is missing or wrong")
+    tables = doc.get("tables")
+    if not isinstance(tables, list) or not all(
+        isinstance(t, dict)
+        and isinstance(t.get("name"), str)
+        and isinstance(t.get("create_sql"), str)
+        for t in tables
+    ):
+        raise ManifestError(f"{where}: tables must be a list of {{name, create_sql}}")
+    objects = doc.get("objects", [])
+    if not isinstance(objects, list):
+        raise ManifestError(f"{where}: objects must be a list")
+    for obj in objects:
+        if not isinstance(obj, dict) or obj.get("kind") not in OBJECT_KINDS:
+            raise ManifestError(f"{where}: an object has no known kind")
+        for key in ("name", "create_sql"):
+            if not isinstance(obj.get(key), str):
+                raise ManifestError(f"{where}: {obj['kind']} without {key}")
+        for key in (
+            "sql_mode",
+            "character_set_client",
+            "collation_connection",
+            "table",
+            "time_zone",
+        ):
+            if obj.get(key) is not None and not isinstance(obj.get(key), str):
+                raise ManifestError(
+                    f"{where}: {obj['kind']} {obj['name']!r} field {key} is not text"
+                )
     return doc
-
-
-_SESSION_VALUE = re.compile(r"^[A-Za-z0-9_,:+-]*$")
-
-
-def data_session(recorded: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    """The session settings the data was dumped under (manifest ``session``),
-    validated: only the known variables, only plain values."""
-    wanted = {"time_zone": "+00:00", "sql_mode": "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"}
-    out = []
-    for name, default in wanted.items():
-        value = str(recorded.get(name, default))
-        if not _SESSION_VALUE.match(value):
-            raise ManifestError(f"manifest session {name} has an unexpected value {value!r}")
-        out.append((name, value))
-    charset = str(recorded.get("character_set", "utf8mb4"))
-    if charset != "utf8mb4":
-        raise ManifestError(f"manifest session character set {charset!r} is not supported")
-    return tuple(out)
 
 
 def select_tables(manifest: Manifest, patterns: tuple[str, ...]) -> dict[str, list[str]]:
     """Tables to restore per source database. A pattern is ``table`` or
     ``db.table``; every pattern must match something in the dump."""
-    from .catalog import matches
-
     chosen: dict[str, list[str]] = {}
     for db in manifest.databases:
         names = [t.name for t in db.tables]
@@ -196,8 +266,21 @@ def select_tables(manifest: Manifest, patterns: tuple[str, ...]) -> dict[str, li
     return chosen
 
 
+_SESSION_NAME = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_,:+-/")
+
+
+def _session_value(value: str | None, what: str) -> str | None:
+    """A recorded sql_mode, character set or time zone of an object: plain
+    words only (they are passed as parameters, never as SQL text)."""
+    if value is None:
+        return None
+    if len(value) > 512 or not set(value) <= _SESSION_NAME:
+        raise UnsafeStatement(f"schema file: {what} has an unexpected session value {value[:40]!r}")
+    return value
+
+
 def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) -> RestorePlan:
-    manifest_bytes = storage.get(MANIFEST_NAME)
+    manifest_bytes = read_bounded(storage, MANIFEST_NAME, MAX_MANIFEST_BYTES)
     dump_id = hashlib.sha256(manifest_bytes).hexdigest()
     chosen = select_tables(manifest, config.tables)
     if config.source_databases:
@@ -212,55 +295,108 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
             hint="add --tables db.table to pick tables of one database",
         )
     partial = bool(config.tables)
+    targets = {source: config.database or source for source in chosen}
+    # Dotted names may start with a database being restored (under its own
+    # name); every other database of the dump, and the system schemas, are
+    # outside the restore.
+    restored_as_is = {s for s, t in targets.items() if s == t}
+    refused_base = frozenset(
+        {s.lower() for s in SYSTEM_SCHEMAS}
+        | {d.name.lower() for d in manifest.databases if d.name not in restored_as_is}
+    )
     databases: list[DatabasePlan] = []
     tables: list[TablePlan] = []
     objects: list[ObjectPlan] = []
     notes: list[str] = []
     for source, names in chosen.items():
-        target = config.database or source
-        doc = _load_schema(storage, manifest, source)
-        create_db = str(doc.get("create_database", ""))
-        create_db = re.sub(
-            r"^CREATE DATABASE\s+`(?:[^`]|``)*`",
-            f"CREATE DATABASE IF NOT EXISTS {quote_ident(target)}",
-            create_db,
-            count=1,
-        )
-        if not create_db.startswith("CREATE DATABASE IF NOT EXISTS"):
-            create_db = f"CREATE DATABASE IF NOT EXISTS {quote_ident(target)}"
+        target = targets[source]
+        refused = refused_base - {source.lower(), target.lower()}
+        doc = _schema_doc(storage, manifest, source)
+        charset, collation = database_options(doc["create_database"], name=source)
+        create_db = f"CREATE DATABASE IF NOT EXISTS {quote_ident(target)}"
+        if charset:
+            create_db += f" CHARACTER SET {charset}"
+        if collation:
+            create_db += f" COLLATE {collation}"
         databases.append(DatabasePlan(source=source, target=target, create_sql=create_db))
-        creates = {str(t["name"]): str(t["create_sql"]) for t in doc.get("tables", [])}
+        creates = {str(t["name"]): str(t["create_sql"]) for t in doc["tables"]}
         db_entry = manifest.database(source)
+        restoring = set(names)
         for name in names:
             entry = db_entry.table(name)
             if name not in creates:
                 raise ManifestError(f"schema file of {source} has no definition for {name}")
-            create = creates[name]
-            deferred: tuple[str, ...] = ()
-            if config.defer_indexes:
-                create, deferred = split_secondary_indexes(create)
-            tables.append(TablePlan(source, target, entry, create, deferred))
-        for obj in doc.get("objects", []):
+            create = parse_create_table(creates[name], name=name, refused=refused)
+            if sorted(create.columns) != sorted(c.name for c in entry.columns):
+                raise UnsafeStatement(
+                    f"schema file: table {name!r} has columns other than the manifest lists"
+                )
+            for fk in create.clauses(FOREIGN_KINDS):
+                for parts in foreign_key_tables(fk):
+                    if len(parts) > 1 and parts[0] not in (source, *restored_as_is):
+                        raise UnsafeStatement(
+                            f"schema file: table {name!r} has a foreign key into database"
+                            f" {parts[0]!r}, outside the restore"
+                        )
+            tables.append(
+                TablePlan(
+                    source_db=source,
+                    target_db=target,
+                    entry=entry,
+                    create=create,
+                    shadow=hidden_name(SHADOW_PREFIX, dump_id, target, name),
+                    old=hidden_name(OLD_PREFIX, dump_id, target, name),
+                    encoding=manifest.encoding,
+                    defer_indexes=config.defer_indexes,
+                )
+            )
+        skipped: dict[str, int] = {}
+        for obj in doc["objects"]:
             kind = str(obj["kind"])
-            if partial and not (kind == "trigger" and obj.get("table") in names):
+            oname = str(obj["name"])
+            table = obj.get("table")
+            check_object(
+                kind=kind,
+                name=oname,
+                sql=str(obj["create_sql"]),
+                database=source,
+                tables=frozenset(creates),
+                table=table,
+                refused=refused,
+            )
+            wanted = {
+                "view": config.views and not partial,
+                "trigger": config.triggers and (not partial or table in restoring),
+                "procedure": config.routines and not partial,
+                "function": config.routines and not partial,
+                "event": config.events and not partial,
+            }[kind]
+            if kind == "trigger" and table not in restoring:
+                wanted = False
+            if not wanted:
+                skipped[kind] = skipped.get(kind, 0) + 1
                 continue
-            create = _rename_db(str(obj["create_sql"]), source, target)
+            create_sql = rename_database(str(obj["create_sql"]), source, target)
             if config.strip_definers:
-                create = strip_definer(create)
+                create_sql = strip_definer(create_sql)
+            label = f"{kind} {oname!r}"
             objects.append(
                 ObjectPlan(
                     target_db=target,
                     kind=kind,
-                    name=str(obj["name"]),
-                    create_sql=create,
-                    sql_mode=obj.get("sql_mode"),
-                    character_set_client=obj.get("character_set_client"),
-                    collation_connection=obj.get("collation_connection"),
-                    time_zone=obj.get("time_zone"),
+                    name=oname,
+                    create_sql=create_sql,
+                    sql_mode=_session_value(obj.get("sql_mode"), label),
+                    character_set_client=_session_value(obj.get("character_set_client"), label),
+                    collation_connection=_session_value(obj.get("collation_connection"), label),
+                    time_zone=_session_value(obj.get("time_zone"), label),
+                    table=table,
                 )
             )
-        if partial:
-            notes.append(f"partial restore of {source}: views, routines and events are skipped")
+        if skipped:
+            what = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(skipped.items()))
+            why = "partial restore or --no-* options" if partial else "--no-* options"
+            notes.append(f"{source}: skipped {what} ({why})")
     # Chunks: largest tables first, interleaved round-robin so parallel workers
     # spread over tables instead of queueing on one.
     ordered = sorted(tables, key=lambda t: -t.entry.stored_bytes)
@@ -275,11 +411,34 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
     objects.sort(key=lambda o: kinds.get(o.kind, 9))  # stable: views keep dependency order
     return RestorePlan(
         dump_id=dump_id,
-        session=data_session(manifest.session),
         databases=tuple(databases),
         tables=tuple(tables),
         chunks=tuple(chunks),
         objects=tuple(objects),
         partial=partial,
+        encoding=manifest.encoding,
         notes=tuple(notes),
     )
+
+
+def check_server_databases(plan: RestorePlan, existing: set[str]) -> None:
+    """Refuse the plan if a statement names a database of the target server
+    outside the restore (verify cannot know the target's databases; restore
+    checks again against them before it touches anything)."""
+    allowed = {d.target.lower() for d in plan.databases}
+    refused = frozenset(name.lower() for name in existing) - allowed
+    if not refused:
+        return
+    for t in plan.tables:
+        parse_create_table(t.create.build(t.entry.name), name=t.entry.name, refused=refused)
+    for o in plan.objects:
+        tables = frozenset(t.entry.name for t in plan.tables if t.target_db == o.target_db)
+        check_object(
+            kind=o.kind,
+            name=o.name,
+            sql=o.create_sql,
+            database=o.target_db,
+            tables=tables | ({o.table} if o.table else frozenset()),
+            table=o.table,
+            refused=refused,
+        )

@@ -13,13 +13,21 @@ rename; S3: complete the multipart upload). ``abort()`` leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import stat
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO, Protocol
 
-from .errors import DestinationNotEmpty, ManifestError, ObjectNotFound, StorageError
+from .errors import (
+    DestinationNotEmpty,
+    IntegrityError,
+    ManifestError,
+    ObjectNotFound,
+    StorageError,
+)
 
 _PARTIAL = ".partial"  # suffix of a local writer's temp file until commit
 _SEGMENT = re.compile(r"^[A-Za-z0-9._@%+=,-]+$")
@@ -70,6 +78,23 @@ class Storage(ABC):
     @abstractmethod
     def exists(self, name: str) -> bool: ...
 
+    def delete_many(self, names: Sequence[str]) -> None:
+        """Delete several objects; backends with a batch call use it (S3:
+        DeleteObjects, 1,000 keys a request). Missing names are not an error."""
+        for name in names:
+            self.delete(name)
+
+    def list_children(self) -> list[str]:
+        """The first-level names that hold objects (the dumps of a location),
+        sorted. Backends override this to avoid listing every object (S3: one
+        delimited listing, not every chunk)."""
+        return sorted({name.split("/", 1)[0] for name in self.list() if "/" in name})
+
+    def settings(self) -> dict[str, str]:
+        """How objects are stored (S3: region, encryption, storage class), for
+        the manifest and ``inspect``. Never secrets. Empty for local storage."""
+        return {}
+
     @abstractmethod
     def list(self, prefix: str = "") -> list[str]:
         """Committed names under ``prefix``, sorted."""
@@ -99,8 +124,7 @@ class Storage(ABC):
     def clear(self) -> None:
         """Delete every object (a failed export's leftovers). Backends with
         uncommitted temp objects remove those too."""
-        for name in self.list():
-            self.delete(name)
+        self.delete_many(self.list())
 
     def ensure_empty(self) -> None:
         """Refuse to export over an existing dump or other files."""
@@ -111,15 +135,38 @@ class Storage(ABC):
             )
 
 
+# A dump holds the database's data: private to its owner whatever the umask.
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def _private_dirs(path: str) -> None:
+    """Create ``path`` and missing parents as 0700 (makedirs' mode is masked
+    by the umask, so set it explicitly on what was created)."""
+    missing: list[str] = []
+    current = path
+    while current and not os.path.isdir(current):
+        missing.append(current)
+        current = os.path.dirname(current)
+    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+    for created in missing:
+        os.chmod(created, DIR_MODE)
+
+
 class _LocalWriteStream:
-    """Temp file beside the target; commit = flush, fsync, rename, fsync dir."""
+    """Temp file beside the target; commit = flush, fsync, rename, fsync dir.
+    Files are created 0600 (O_EXCL: never through an existing name or link)."""
 
     def __init__(self, final_path: str, display: str):
         self._final = final_path
         self._tmp = final_path + _PARTIAL
         self._display = display
-        os.makedirs(os.path.dirname(final_path), exist_ok=True)
-        self._file: BinaryIO | None = open(self._tmp, "wb")  # noqa: SIM115
+        _private_dirs(os.path.dirname(final_path))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._tmp)  # a dead writer's leftover
+        fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
+        self._file: BinaryIO | None = os.fdopen(fd, "wb")
 
     def write(self, data: bytes) -> None:
         assert self._file is not None, "write after commit/abort"
@@ -149,6 +196,10 @@ class _LocalWriteStream:
             self._file = None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._tmp)
+
+
+def _holds_a_file(path: str) -> bool:
+    return any(files for _dir, _subdirs, files in os.walk(path))
 
 
 def _fsync_dir(path: str) -> None:
@@ -181,18 +232,46 @@ class LocalStorage(Storage):
             ) from exc
 
     def open_read(self, name: str) -> BinaryIO:
-        path = self._path(name)
+        """Open a regular file inside the dump. No symbolic link is followed
+        (in the name's folders or the file itself), and a FIFO, socket or
+        device is refused without blocking: the dump is untrusted input."""
+        parts = validate_name(name).split("/")
         try:
-            return open(path, "rb")
+            fd = _open_inside(self.root, parts)
         except FileNotFoundError as exc:
             raise ObjectNotFound(
                 f"{name} is missing from {self.root}", hint="the dump is damaged or incomplete"
             ) from exc
+        except _NotRegular as exc:
+            raise IntegrityError(
+                f"{name} in {self.root} is {exc}, not a regular file",
+                hint="the dump was altered: do not restore it",
+            ) from exc
         except OSError as exc:
-            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise IntegrityError(
+                    f"{name} in {self.root} is reached through a symbolic link",
+                    hint="the dump was altered: do not restore it",
+                ) from exc
+            raise StorageError(f"cannot read {self.root}/{name}: {exc.strerror or exc}") from exc
+        return os.fdopen(fd, "rb")
 
     def exists(self, name: str) -> bool:
-        return os.path.isfile(self._path(name))
+        try:
+            os.close(_open_inside(self.root, validate_name(name).split("/")))
+        except (OSError, _NotRegular):
+            return False
+        return True
+
+    def list_children(self) -> list[str]:
+        """Subdirectories that hold at least one file (an empty directory is no dump)."""
+        try:
+            entries = [e for e in os.scandir(self.root) if e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StorageError(f"cannot list {self.root}: {exc.strerror or exc}") from exc
+        return sorted(e.name for e in entries if _holds_a_file(e.path))
 
     def list(self, prefix: str = "") -> list[str]:
         if not os.path.isdir(self.root):
@@ -224,6 +303,38 @@ class LocalStorage(Storage):
 
     def child(self, name: str) -> Storage:
         return LocalStorage(self._path(name))
+
+
+class _NotRegular(Exception):
+    pass
+
+
+def _open_inside(root: str, parts: list[str]) -> int:
+    """A read-only descriptor of ``root/parts...``, walking one folder at a time
+    with O_NOFOLLOW so no link inside the dump is followed; the file must be a
+    regular file (opened non-blocking, so a FIFO cannot hang the reader)."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    dir_fd = os.open(root, flags | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(part, flags | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            os.close(dir_fd)
+            dir_fd = nxt
+        fd = os.open(parts[-1], flags | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
+            if stat.S_ISDIR(info.st_mode):
+                kind = "a folder"
+            raise _NotRegular(kind)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class _MemoryWriteStream:
@@ -281,12 +392,32 @@ class MemoryStorage(Storage):
         return MemoryStorage(self.objects, self._key(name) + "/")
 
 
-def open_storage(location: str, *, s3_endpoint_url: str | None = None) -> Storage:
-    """Storage for a CLI location: ``s3://bucket/prefix`` or a local path."""
+def open_storage(
+    location: str,
+    *,
+    s3_endpoint_url: str | None = None,
+    s3_region: str | None = None,
+    s3_profile: str | None = None,
+    s3_sse: str | None = None,
+    s3_sse_kms_key_id: str | None = None,
+    s3_storage_class: str | None = None,
+) -> Storage:
+    """Storage for a CLI location: ``s3://bucket/prefix`` or a local path.
+    The ``s3_*`` settings are S3Config's; None leaves a setting to boto3 (its
+    environment, profile and defaults). Local paths ignore them."""
     if location.startswith("s3://"):
         from .storage_s3 import S3Config, S3Storage  # boto3 is imported only when needed
 
-        return S3Storage(S3Config.from_url(location, endpoint_url=s3_endpoint_url))
+        config = S3Config.from_url(
+            location,
+            endpoint_url=s3_endpoint_url,
+            region=s3_region,
+            profile=s3_profile,
+            sse=s3_sse,
+            sse_kms_key_id=s3_sse_kms_key_id,
+            storage_class=s3_storage_class,
+        )
+        return S3Storage(config)
     return LocalStorage(location)
 
 

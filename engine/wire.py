@@ -1,12 +1,12 @@
 """A fast reader for one-column result sets, below PyMySQL's row API.
 
-Export asks the server to format each row as a SQL tuple literal (see
+Export asks the server to format each row as one bulk-load line (see
 ``rows.py``), so every result row is a single string column. PyMySQL would
 build a packet object, a tuple and a decoded str per row; at a million rows
 that alone costs more than mariadb-dump takes for the whole table. Here the
 socket is read in large blocks and rows are cut straight out of the buffer
-and joined into INSERT statements, so the per-row Python work is a handful of
-byte operations.
+and joined into blocks, so the per-row Python work is a handful of byte
+operations.
 
 Protocol notes (MySQL client/server protocol, text resultset): after the
 column count and column-definition packets comes an EOF packet (PyMySQL does
@@ -16,8 +16,8 @@ bytes) or an ERR packet (0xFF). Payloads of 0xFFFFFF bytes continue in the
 next packet. The server sends nothing after the final EOF until the next
 command, so reading ahead in blocks never consumes another reply.
 
-Memory: one socket block (``BLOCK``) plus one statement being assembled
-(``statement_bytes``, or one row when a row is larger).
+Memory: one socket block (``BLOCK``) plus one block of rows being assembled
+(``batch_bytes``, or one row when a row is larger).
 """
 
 from __future__ import annotations
@@ -53,17 +53,17 @@ def _start_query(conn: Any, sql: bytes, context: str) -> None:
         raise from_server_error(exc, context=context) from exc
 
 
-def stream_statements(
+def stream_rows(
     conn: Any,
     sql: str,
     *,
-    prefix: bytes,
-    statement_bytes: int,
+    batch_bytes: int,
     context: str,
     cancelled: Callable[[], bool] = lambda: False,
-) -> Iterator[tuple[bytes, int]]:
-    """Run ``sql`` (one column per row, each a SQL tuple literal) and yield
-    ``(statement, rows)``: ``prefix`` + rows joined by commas + ``;\\n``.
+) -> Iterator[tuple[bytes, int, int]]:
+    """Run ``sql`` (one column per row, each a whole line) and yield
+    ``(block, rows, longest)``: about ``batch_bytes`` of rows joined, their
+    number, and the length of the longest.
 
     A row that is NULL means the server could not build its text (larger
     than max_allowed_packet); that raises RowTooLarge rather than losing it.
@@ -141,9 +141,9 @@ def stream_statements(
             else:
                 row = _parse_single(buf[start:end], context)
         rows.append(row)
-        size += len(row) + 1
-        if size >= statement_bytes:
-            yield prefix + b",".join(rows) + b";\n", len(rows)
+        size += len(row)
+        if size >= batch_bytes:
+            yield b"".join(rows), len(rows), max(map(len, rows))
             rows = []
             size = 0
             if cancelled():
@@ -151,7 +151,7 @@ def stream_statements(
                 return
     conn._next_seq_id = seq
     if rows:
-        yield prefix + b",".join(rows) + b";\n", len(rows)
+        yield b"".join(rows), len(rows), max(map(len, rows))
 
 
 def _parse_single(payload: bytes, context: str) -> bytes:
@@ -159,7 +159,7 @@ def _parse_single(payload: bytes, context: str) -> bytes:
     if first == 0xFB:
         raise RowTooLarge(
             f"{context}: a row is too large to format within the server's max_allowed_packet"
-            " (binary and text values are dumped as hex, twice their size)"
+            " (text and binary values grow when tabs, newlines and backslashes are escaped)"
         )
     if first == 0xFF:
         raise ServerError(f"{context}: {payload[9:].decode('utf-8', 'replace')}")

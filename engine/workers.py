@@ -6,6 +6,16 @@ worker stops before its next job; a job checks ``cancel`` itself between
 statements), and it is the error re-raised to the caller, not the
 ``Interrupted`` errors of the workers that stopped because of it.
 
+Workers are awaited through a counter under one condition, never through
+``Thread.join``/``is_alive``: on Python 3.10 to 3.12 a ``join`` interrupted by
+Ctrl-C marks the thread stopped while it still runs (``_wait_for_tstate_lock``
+releases the thread's lock on any exception; fixed in 3.13), so the caller
+used to clean up while a worker was still uploading a part, and the upload or
+a just-completed object outlived the cleanup. Each worker counts itself in
+before its first job and out after its last cleanup; once the pool is closed
+no worker counts itself in, so "count is zero" means no worker will touch
+storage again.
+
 The job list is the plan (metadata, not rows), so its size is bounded by the
 plan; rows never queue between threads.
 """
@@ -13,12 +23,14 @@ plan; rows never queue between threads.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from .errors import Interrupted
 
-STOP_TIMEOUT = 60.0  # seconds a worker gets to stop after a cancel
+STOP_TIMEOUT = 60.0  # seconds the workers get to stop after a cancel
+_POLL = 0.2  # the calling thread wakes this often, so it stays responsive to signals
 
 S = TypeVar("S")  # per-worker state, e.g. a connection
 J = TypeVar("J")  # a job
@@ -43,30 +55,39 @@ class WorkerPool(Generic[S, J]):
         self.cancel = cancel
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._active = 0  # workers between their count-in and their last cleanup
+        self._exited = 0  # workers whose thread function has returned
+        self._closed = False  # no worker may count itself in any more
 
     def run(self, jobs: Sequence[J], *, on_interrupt: Callable[[], None] | None = None) -> None:
         """Run every job; raise the first real error. On KeyboardInterrupt in
         the calling thread: cancel, call ``on_interrupt`` (e.g. close sockets so
-        blocked reads return), wait for the workers, re-raise."""
+        blocked reads return), wait until no worker is busy, re-raise."""
         pending = list(reversed(jobs))  # pop() from the end keeps the plan's order
 
         def next_job() -> J | None:
             with self._lock:
-                return pending.pop() if pending and not self.cancel.is_set() else None
+                if pending and not self.cancel.is_set() and not self._closed:
+                    return pending.pop()
+                return None
 
         def loop(index: int) -> None:
-            state: S | None = None
             try:
-                state = self._start(index)
-                while (job := next_job()) is not None:
-                    self._work(state, job)
-            except BaseException as exc:  # handed to the calling thread
                 with self._lock:
-                    self._errors.append(exc)
-                self.cancel.set()
+                    if self._closed:
+                        return  # started after an interrupt: touch nothing
+                    self._active += 1
+                try:
+                    self._one_worker(index, next_job)
+                finally:
+                    with self._changed:
+                        self._active -= 1
+                        self._changed.notify_all()
             finally:
-                if state is not None:
-                    self._stop(state)
+                with self._changed:
+                    self._exited += 1
+                    self._changed.notify_all()
 
         threads = [
             threading.Thread(target=loop, args=(i,), name=f"{self.name}-{i}", daemon=True)
@@ -76,22 +97,50 @@ class WorkerPool(Generic[S, J]):
             # Starting is inside the try: Ctrl-C may arrive between two starts.
             for t in threads:
                 t.start()
-            for t in threads:
-                # A timed join keeps the calling thread responsive to Ctrl-C.
-                while t.is_alive():
-                    t.join(0.2)
+            with self._changed:
+                # A timed wait keeps the calling thread responsive to Ctrl-C.
+                while self._exited < len(threads):
+                    self._changed.wait(_POLL)
         except BaseException:
             self.cancel.set()
             if on_interrupt is not None:
                 on_interrupt()
-            # Every started worker finishes its cleanup (aborting half-written
-            # files) before the caller cleans up or the process exits.
-            for t in threads:
-                if t.ident is not None:
-                    t.join(STOP_TIMEOUT)
+            # Every worker that took a job finishes its cleanup (aborting
+            # half-written files and uploads) before the caller cleans up or
+            # the process exits.
+            self._await_idle()
             raise
         for exc in self._errors:
             if not isinstance(exc, Interrupted):
                 raise exc
         if self._errors:
             raise self._errors[0]
+
+    def _one_worker(self, index: int, next_job: Callable[[], J | None]) -> None:
+        state: S | None = None
+        try:
+            state = self._start(index)
+            while (job := next_job()) is not None:
+                self._work(state, job)
+        except BaseException as exc:  # handed to the calling thread
+            with self._lock:
+                self._errors.append(exc)
+            self.cancel.set()
+        finally:
+            if state is not None:
+                self._stop(state)
+
+    def _await_idle(self) -> None:
+        """Close the pool and wait (at most STOP_TIMEOUT) until no worker is
+        busy. A second Ctrl-C does not cut this short: the wait is bounded, and
+        leaving early is what left uploads behind."""
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while True:
+            try:
+                with self._changed:
+                    self._closed = True
+                    while self._active and time.monotonic() < deadline:
+                        self._changed.wait(_POLL)
+                return
+            except KeyboardInterrupt:
+                continue

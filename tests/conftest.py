@@ -13,7 +13,14 @@ from click.testing import CliRunner
 from hypothesis import settings as hypothesis_settings
 from osidump.engine.config import ConnectionConfig
 
-from tests.support.s3 import CREDENTIALS, MotoS3
+from tests.support.s3 import (
+    CREDENTIALS,
+    MotoS3,
+    S3Endpoint,
+    S3rver,
+    S3rverUnavailable,
+    new_bucket,
+)
 from tests.support.servers import (
     MySQLContainer,
     NoServerAvailable,
@@ -146,18 +153,45 @@ def moto_s3() -> Iterator[MotoS3]:
 
 
 @pytest.fixture(scope="session")
+def s3rver() -> Iterator[S3rver]:
+    """s3rver (Node.js), the second S3 implementation; started once."""
+    try:
+        s3 = S3rver()
+    except S3rverUnavailable as exc:
+        pytest.fail(str(exc))
+    yield s3
+    s3.stop()
+
+
+@pytest.fixture(scope="session")
 def s3_endpoint_url(moto_s3: MotoS3) -> str:
     return moto_s3.endpoint_url
 
 
-@pytest.fixture
-def s3_bucket(moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A new bucket on moto; boto3's credential chain sees dummy keys."""
+def _new_bucket(endpoint: S3Endpoint, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new bucket; boto3's credential chain sees the test keys."""
     for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)
-    name = "osi-" + uuid.uuid4().hex[:12]
-    moto_s3.client().create_bucket(Bucket=name)
-    return name
+    return new_bucket(endpoint)
+
+
+@pytest.fixture
+def s3_bucket(moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new bucket on moto."""
+    return _new_bucket(moto_s3, monkeypatch)
+
+
+@pytest.fixture(params=["moto", "s3rver"])
+def any_s3(request: pytest.FixtureRequest) -> S3Endpoint:
+    """Each S3 implementation in turn (parametrized): moto, then s3rver."""
+    endpoint: S3Endpoint = request.getfixturevalue("moto_s3" if request.param == "moto" else "s3rver")
+    return endpoint
+
+
+@pytest.fixture
+def any_s3_bucket(any_s3: S3Endpoint, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new bucket on the implementation ``any_s3`` stands for."""
+    return _new_bucket(any_s3, monkeypatch)
 
 
 @pytest.fixture

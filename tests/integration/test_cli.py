@@ -122,7 +122,7 @@ def test_bad_inputs_give_one_line_and_documented_exit_codes(server: Any, make_da
     assert_one_line_error(run_cli("verify", str(out)), 5, "no manifest")
     assert_one_line_error(run_cli("restore", str(out), "-d", "x", *base), 5, "no manifest")
     manifest.write_bytes(data)
-    chunk = next((out / "data").rglob("*.sql.zst"))
+    chunk = next((out / "data").rglob("*.tsv.zst"))
     raw = bytearray(chunk.read_bytes())
     raw[len(raw) // 2] ^= 1
     chunk.write_bytes(bytes(raw))

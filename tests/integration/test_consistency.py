@@ -81,7 +81,7 @@ def test_parallel_dump_under_writes_is_one_point_in_time(
     storage = LocalStorage(str(tmp_path / "dump"))
     with Transfers(second_server, db) as writer:
         manifest = export(second_server.connection_config(), storage, db, threads=2, consistency=mode,
-                          statement_bytes=4096)
+                          batch_bytes=4096)
         moved_during = writer.count
     assert moved_during > 0
     snap = manifest.snapshot
@@ -107,7 +107,7 @@ def test_auto_without_reload_uses_snapshot_check_and_says_why(
     cfg = ConnectionConfig(host=second_server.host, port=second_server.port, user=user, password="pw")
     storage = LocalStorage(str(tmp_path / "dump"))
     with Transfers(second_server, db):
-        manifest = export(cfg, storage, db, threads=2, consistency="auto", statement_bytes=4096)
+        manifest = export(cfg, storage, db, threads=2, consistency="auto", batch_bytes=4096)
     assert manifest.snapshot.consistency == "snapshot-check"
     assert "RELOAD" in manifest.snapshot.reason
     assert dumped_total(second_server, make_database, storage) == TOTAL

@@ -134,7 +134,7 @@ def test_cancel_mid_export_leaves_no_manifest(server: Any, make_database: Any, t
     big_table(server.connect(), db, 20000)
     holder: dict[str, Export] = {}
     storage = _TriggerOnFirstWrite(str(tmp_path / "dump"), lambda: holder["job"].cancel())
-    job = Export(server.connection_config(), ExportConfig(databases=(db,), threads=2, statement_bytes=4096),
+    job = Export(server.connection_config(), ExportConfig(databases=(db,), threads=2, batch_bytes=4096),
                  storage)
     holder["job"] = job
     with pytest.raises(Interrupted):
@@ -151,7 +151,7 @@ def test_server_killed_mid_export(second_server: Any, tmp_path: Path) -> None:
     conn.close()
     storage = _TriggerOnFirstWrite(str(tmp_path / "dump"), second_server.kill)
     with pytest.raises(ConnectionLost):
-        export(second_server.connection_config(), storage, "victim", threads=2, statement_bytes=4096)
+        export(second_server.connection_config(), storage, "victim", threads=2, batch_bytes=4096)
     assert not storage.exists(MANIFEST_NAME)
 
 
@@ -175,7 +175,7 @@ def test_ddl_waits_for_the_export(server: Any, make_database: Any, tmp_path: Pat
             other.close()
 
     storage = _TriggerOnFirstWrite(str(tmp_path / "dump"), try_alter)
-    manifest = export(server.connection_config(), storage, db, threads=2, statement_bytes=4096)
+    manifest = export(server.connection_config(), storage, db, threads=2, batch_bytes=4096)
     assert outcome == {"error": 1205}  # lock wait timeout: the ALTER was blocked
     assert [c.name for c in manifest.database(db).table("big").columns] == ["id", "pad"]
 

@@ -52,8 +52,8 @@ def test_full_cycle_with_small_chunks(server: Any, make_database: Any, tmp_path:
     populate(conn, src)
     storage = LocalStorage(str(tmp_path / "dump"))
     # Tiny chunks: every table with a key is cut into many ranges and files.
-    manifest = export(server.connection_config(), storage, src, threads=2, chunk_bytes=16384,
-                      statement_bytes=4096)
+    manifest = export(server.connection_config(), storage, src, threads=2, chunk_bytes=4096,
+                      batch_bytes=1024)
     db = manifest.database(src)
     for name in ("accounts", "ledger", "tags", "events_log", "uniq"):
         assert len(db.table(name).chunks) > 1, name

@@ -45,7 +45,15 @@ def test_one_flipped_byte_commits_nothing(server: Any, make_database: Any, tmp_p
     dst = make_database()
     with pytest.raises(IntegrityError, match=r"chunk 0 \(data/"):
         restore(server.connection_config(), storage, database=dst)
-    assert count(server, dst) == 0  # the chunk's transaction was rolled back
+    # The target table never appeared, and the shadow it loads into holds
+    # nothing: the chunk's transaction was rolled back.
+    conn = server.connect()
+    tables = [r[0] for r in sql(conn, "SELECT TABLE_NAME FROM information_schema.TABLES"
+                                      " WHERE TABLE_SCHEMA = %s", (dst,))]
+    assert "t" not in tables
+    shadows = [t for t in tables if t.startswith("osidump_new_")]
+    assert len(shadows) == 1
+    assert sql(conn, f"SELECT COUNT(*) FROM `{dst}`.`{shadows[0]}`")[0][0] == 0
     report = verify_dump(storage)
     assert not report.ok and "chunk 0" in report.all_problems()[0]
 

@@ -1,4 +1,5 @@
-"""Export straight to S3 (multipart, no temp files) and restore from it."""
+"""Export straight to S3 (multipart, no temp files) and restore from it, on
+both S3 implementations of the test bed (moto and s3rver)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from osidump.engine.verify import verify_dump
 from tests.integration.helpers import checksums, export, restore, sql
 
 
-def test_export_to_s3_and_restore(server: Any, make_database: Any, s3_endpoint_url: str, s3_bucket: str) -> None:
+def test_export_to_s3_and_restore(server: Any, make_database: Any, any_s3: Any, any_s3_bucket: str) -> None:
     src, dst = make_database(), make_database()
     conn = server.connect()
     sql(conn, f"USE `{src}`")
     sql(conn, "CREATE TABLE t (id INT PRIMARY KEY, b BLOB)")
     # Random bytes do not compress, so chunks exceed one 5 MiB part.
     sql(conn, "INSERT INTO t SELECT seq, RANDOM_BYTES(1024) FROM seq_1_to_12000")
-    storage = S3Storage(S3Config(bucket=s3_bucket, prefix="nightly/2026-11-28", endpoint_url=s3_endpoint_url,
+    storage = S3Storage(S3Config(bucket=any_s3_bucket, prefix="nightly/2026-11-28", endpoint_url=any_s3.endpoint_url,
                                  part_size=MIN_PART))
     manifest = export(server.connection_config(), storage, src, threads=2)
     assert max(c.stored_bytes for c in manifest.database(src).table("t").chunks) > MIN_PART

@@ -27,7 +27,7 @@ def test_script_loads_with_the_stock_client(server: Any, make_database: Any, tmp
     conn = server.connect()
     populate(conn, src, n=400)
     dump = str(tmp_path / "dump")
-    export(server.connection_config(), LocalStorage(dump), src, chunk_bytes=16384, statement_bytes=4096)
+    export(server.connection_config(), LocalStorage(dump), src, chunk_bytes=16384, batch_bytes=4096)
     script = tmp_path / "all.sql"
     result = CliRunner().invoke(to_sql_command, [dump, "-d", dst, "-o", str(script)])
     assert result.exit_code == 0, result.output

@@ -1,12 +1,17 @@
 """Named fakes that fail on purpose, for fault tests (after s3transfer's
 ``StreamWithError``): a readable that breaks after N bytes, a write stream and
-a storage whose writes break after N bytes, and an S3 client wrapper whose
-chosen call fails. Each wraps a real object and counts what went through, so a
-test can assert both the failure and what was (not) left behind."""
+a storage whose writes break after N bytes, an S3 client wrapper whose
+chosen call fails, and a relay that makes one S3 part upload slow. Each wraps
+a real object and counts what went through, so a test can assert both the
+failure and what was (not) left behind."""
 
 from __future__ import annotations
 
+import contextlib
+import re
+import socket
 import threading
+import time
 from typing import Any, BinaryIO
 
 from osidump.engine.storage import Storage, WriteStream
@@ -190,3 +195,60 @@ class FailingS3Client:
             return attr(*args, **kwargs)
 
         return call
+
+
+class SlowPartRelay:
+    """A TCP relay in front of a real S3 endpoint (the real protocol on both
+    sides) that makes the first UploadPart slow: the request's bytes wait
+    ``hold_seconds`` in the relay before they go on, as on a slow uplink.
+    ``holding`` is set when that part is held, so a test can interrupt the
+    client while the upload is certainly in flight. Every other request, and
+    the held one after the wait, passes unchanged."""
+
+    _PART = re.compile(rb"^PUT [^ \r\n]*[?&]partNumber=\d+", re.M)
+
+    def __init__(self, upstream_port: int, *, hold_seconds: float):
+        self._upstream_port = upstream_port
+        self._hold = hold_seconds
+        self.holding = threading.Event()
+        self._claimed = False
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self._sockets: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True, name="relay-accept").start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(("127.0.0.1", self._upstream_port))
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, requests: bool) -> None:
+        try:
+            while data := src.recv(1 << 16):
+                if requests and not self._claimed and self._PART.search(data):
+                    with self._lock:
+                        first, self._claimed = not self._claimed, True
+                    if first:
+                        self.holding.set()
+                        time.sleep(self._hold)  # the slow uplink this fake stands for
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        with self._lock:
+            for s in self._sockets:
+                with contextlib.suppress(OSError):
+                    s.close()

@@ -10,6 +10,7 @@ through testcontainers where Docker answers and no server binary exists.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -201,6 +202,49 @@ class ThrowawayServer(ServerHandle):
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A CA and a server certificate signed by it, as PEM files."""
+
+    ca: str
+    ca_key: str
+    cert: str
+    key: str
+
+    def server_args(self) -> tuple[str, ...]:
+        """mariadbd/mysqld flags that turn TLS on with these files."""
+        return (f"--ssl-ca={self.ca}", f"--ssl-cert={self.cert}", f"--ssl-key={self.key}")
+
+
+def make_tls_files(directory: str, *, names: tuple[str, ...] = ("localhost",),
+                   ca_name: str = "test CA") -> TlsFiles:
+    """A CA made as MariaDB's docs show (``openssl req -x509 -newkey rsa:2048
+    -nodes``: no keyUsage extension, which Python 3.13's strict default refuses
+    and the mysql client accepts), and a server certificate for ``names`` (DNS
+    names or IP addresses, as subjectAltName) signed by it."""
+    os.makedirs(directory, exist_ok=True)
+    path = functools.partial(os.path.join, directory)
+    stem = ca_name.replace(" ", "-")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    files = TlsFiles(ca=path(f"{stem}.pem"), ca_key=path(f"{stem}-key.pem"),
+                     cert=path(f"{stem}-server-cert.pem"), key=path(f"{stem}-server-key.pem"))
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca_name}",
+            "-keyout", files.ca_key, "-out", files.ca)
+    request = path(f"{stem}-server.csr")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={names[0]}",
+            "-keyout", files.key, "-out", request)
+    alt = ",".join(("IP:" if name.replace(".", "").isdigit() else "DNS:") + name for name in names)
+    extensions = path(f"{stem}-server.ext")
+    with open(extensions, "w") as fh:
+        fh.write(f"subjectAltName={alt}\n")
+    openssl("x509", "-req", "-in", request, "-days", "2", "-CA", files.ca, "-CAkey", files.ca_key,
+            "-set_serial", "01", "-extfile", extensions, "-out", files.cert)
+    return files
 
 
 def server_from_dsn(dsn: str) -> ServerHandle:

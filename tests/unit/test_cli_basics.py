@@ -48,6 +48,7 @@ DOCUMENTED = [
     (e.ConfigError, 2),
     (e.ConnectionFailed, 3),
     (e.AuthenticationFailed, 3),
+    (e.AuthPluginFailed, 3),
     (e.ObjectNotFound, 4),
     (e.IntegrityError, 5),
     (e.ManifestError, 5),

@@ -24,8 +24,8 @@ def good_manifest() -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "status": "complete",
         "tool_version": "0.1.0",
-        "started_at": "2026-11-28T00:00:00Z",
-        "finished_at": "2026-11-28T00:00:01Z",
+        "started_at": "2026-11-28T00:00:00.000000Z",
+        "finished_at": "2026-11-28T00:00:01.000000Z",
         "server_flavor": "mariadb",
         "server_version": "10.11.19-MariaDB",
         "snapshot": {"consistency": "lock", "reason": "requested", "workers": 2},
@@ -38,13 +38,13 @@ def good_manifest() -> dict[str, Any]:
                 "tables": [
                     {
                         "name": "orders",
-                        "columns": [{"name": "id", "type": "int(11)"}],
+                        "columns": [{"name": "id", "type": "int(11)", "kind": "number"}],
                         "key": ["id"],
                         "key_kind": "primary",
                         "chunks": [
                             {
                                 "index": 0,
-                                "path": "data/shop/orders/000000-0000.sql.zst",
+                                "path": "data/shop/orders/000000-0000.tsv.zst",
                                 "rows": 3,
                                 "raw_bytes": 100,
                                 "stored_bytes": 50,
@@ -52,6 +52,7 @@ def good_manifest() -> dict[str, Any]:
                                 "content_sha256": SHA,
                                 "lower": None,
                                 "upper": ["10"],
+                                "max_row_bytes": 12,
                             }
                         ],
                     }
@@ -68,7 +69,7 @@ def encode(doc: dict[str, Any]) -> bytes:
 def test_good_manifest_parses() -> None:
     m = parse_manifest(encode(good_manifest()))
     assert m.database("shop").table("orders").rows == 3
-    assert m.all_paths() == ["schema/shop.json", "data/shop/orders/000000-0000.sql.zst"]
+    assert m.all_paths() == ["schema/shop.json", "data/shop/orders/000000-0000.tsv.zst"]
 
 
 def test_round_trip_through_to_json() -> None:
@@ -141,7 +142,7 @@ def test_status_other_than_complete_is_incomplete() -> None:
 
 def test_directory_without_manifest_is_an_incomplete_dump() -> None:
     storage = MemoryStorage()
-    storage.put("data/shop/orders/000000-0000.sql.zst", b"x")
+    storage.put("data/shop/orders/000000-0000.tsv.zst", b"x")
     with pytest.raises(IncompleteDump, match="did not finish"):
         load_manifest(storage)
 

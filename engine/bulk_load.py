@@ -1,0 +1,215 @@
+"""The apply stage's data path: one chunk into its shadow table, in the
+caller's transaction.
+
+- Version 2, LOCAL INFILE allowed: ``LOAD DATA LOCAL INFILE`` (``tsv.py``),
+  the server's file request answered from the decompressing ``ChunkStream``
+  block by block (``load_local``): no temporary file, no row held in Python.
+- Version 2, LOCAL INFILE refused by the target: the same rows as INSERT
+  statements built from validated fields (``tsv.InsertBuilder``).
+- Version 1: each line checked against the strict INSERT grammar
+  (``sql_chunk.LineGrammar``) before it runs.
+
+Every path returns the rows the server took and the warnings it raised; the
+caller commits only if the chunk verified, the counts match and no warning
+was raised (LOAD DATA LOCAL turns data errors into warnings). When the server
+refuses part of a chunk, the rest of the chunk is still read and checked, so
+a damaged chunk is reported as damage (exit 5), whatever the server said.
+
+Memory: the ChunkStream's blocks; one INSERT statement or version-1 line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+from pymysql.constants import COMMAND
+from pymysql.protocol import OKPacketWrapper
+
+from .chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
+from .connection import quote_ident
+from .errors import ConnectionLost, IntegrityError, ServerError, from_server_error
+from .restore_plan import ChunkJob
+from .sql_chunk import HEADER, LineGrammar, count_rows
+from .storage import Storage
+from .tsv import InsertBuilder, load_data_sql
+
+PACKET_BYTES = 1 << 20  # LOCAL INFILE data packets (the protocol allows 16 MiB)
+# The target refuses LOAD DATA LOCAL: MariaDB/MySQL "command not allowed" and
+# MySQL 8's "loading local data is disabled".
+LOCAL_INFILE_REFUSED = frozenset({1148, 3948, 2068})
+
+
+@dataclass
+class Loaded:
+    rows: int
+    warnings: int
+
+
+def load_local(conn: Any, sql: str, blocks: Iterable[bytes], *, context: str) -> Loaded:
+    """Run ``LOAD DATA LOCAL INFILE`` and answer the server's file request with
+    ``blocks``, whatever file name it asks for (a malicious server cannot make
+    osidump read a local file: the connection's own file reader is off).
+
+    If ``blocks`` raises midway, the connection is closed (the server rolls
+    the transaction back) and the error propagates."""
+    try:
+        conn._execute_command(COMMAND.COM_QUERY, sql.encode("utf-8"))
+        packet = conn._read_packet()
+    except pymysql.err.MySQLError as exc:
+        raise from_server_error(exc, context=context) from exc
+    except OSError as exc:
+        raise from_server_error(exc, context=context) from exc
+    data = packet.get_all_data()
+    if not data or data[0] != 0xFB:
+        raise ServerError(f"{context}: the server did not ask for the chunk's rows")
+    try:
+        for block in blocks:
+            for at in range(0, len(block), PACKET_BYTES):
+                conn.write_packet(block[at : at + PACKET_BYTES])
+        conn.write_packet(b"")
+    except (pymysql.err.MySQLError, OSError) as exc:
+        with contextlib.suppress(Exception):
+            conn._force_close()
+        raise from_server_error(exc, context=context) from exc
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn._force_close()
+        raise
+    try:
+        ok = conn._read_packet()
+    except pymysql.err.MySQLError as exc:
+        raise from_server_error(exc, context=context) from exc
+    except OSError as exc:
+        raise from_server_error(exc, context=context) from exc
+    result = OKPacketWrapper(ok)
+    return Loaded(rows=int(result.affected_rows), warnings=int(result.warning_count))
+
+
+def _run(conn: Any, sql: bytes, context: str) -> Loaded:
+    try:
+        rows = int(conn.query(sql))
+    except pymysql.err.MySQLError as exc:
+        raise from_server_error(exc, context=context) from exc
+    except OSError as exc:
+        raise from_server_error(exc, context=context) from exc
+    result = getattr(conn, "_result", None)
+    return Loaded(rows=rows, warnings=int(getattr(result, "warning_count", 0) or 0))
+
+
+def _exhaust(items: Iterator[Any]) -> None:
+    for _ in items:
+        pass
+
+
+class ChunkLoader:
+    """Loads chunks of one restore; ``local_infile`` False switches version-2
+    chunks to INSERT statements."""
+
+    def __init__(self, storage: Storage, *, local_infile: bool):
+        self.storage = storage
+        self.local_infile = local_infile
+
+    def load(self, conn: Any, job: ChunkJob) -> Loaded:
+        """Load ``job`` into its table's shadow; verify the chunk. The caller
+        owns the transaction."""
+        t = job.table
+        max_row = V1_MAX_LINE if t.encoding == "sql" else int(job.chunk.max_row_bytes or 0)
+        stream = ChunkStream(self.storage, job.chunk, label=job.label, max_row=max_row)
+        context = f"loading {job.label}"
+        with stream:
+            if t.encoding == "sql":
+                return self._load_sql(conn, job, stream, context)
+            if self.local_infile:
+                blocks = stream.blocks()
+                try:
+                    loaded = load_local(
+                        conn, load_data_sql(t.shadow, t.columns), blocks, context=context
+                    )
+                except ServerError as exc:
+                    if not isinstance(exc, ConnectionLost):
+                        _exhaust(blocks)
+                        stream.finish()  # damage wins over the server's complaint
+                    raise
+                _exhaust(blocks)
+                stream.finish()
+                return loaded
+            return self._load_inserts(conn, job, stream, context)
+
+    def _load_inserts(self, conn: Any, job: ChunkJob, stream: ChunkStream, context: str) -> Loaded:
+        t = job.table
+        builder = InsertBuilder(t.shadow, t.columns)
+        cap = min(int(job.chunk.max_row_bytes or 0), V2_MAX_HELD_ROW)
+        lines = stream.lines(cap)
+        total = Loaded(0, 0)
+        try:
+            for statement, _rows in builder.statements(lines, where=job.label):
+                got = _run(conn, statement, context)
+                total.rows += got.rows
+                total.warnings += got.warnings
+        except ServerError:
+            _exhaust(lines)
+            stream.finish()
+            raise
+        stream.finish()
+        return total
+
+    def _load_sql(self, conn: Any, job: ChunkJob, stream: ChunkStream, context: str) -> Loaded:
+        t = job.table
+        grammar = LineGrammar(t.entry.name, [c.name for c in t.columns])
+        # Version-1 lines name the table unqualified: load into the shadow by
+        # pointing the statement at it (the prefix is replaced, never parsed).
+        shadow_prefix = grammar.prefix.replace(
+            quote_ident(t.entry.name).encode(), quote_ident(t.shadow).encode(), 1
+        )
+        lines = stream.lines(V1_MAX_LINE)
+        total = Loaded(0, 0)
+        rows = 0
+        try:
+            for number, line in enumerate(lines):
+                if number == 0:
+                    if line.rstrip(b";") != HEADER:
+                        raise stream.damaged("does not start with the chunk header")
+                    continue  # restore sets its own session
+                if not grammar.check(line):
+                    raise stream.damaged(
+                        f"line {number + 1} is not an INSERT of literals into its own table"
+                    )
+                rows += count_rows(line)
+                got = _run(conn, shadow_prefix + line[len(grammar.prefix) :], context)
+                total.rows += got.rows
+                total.warnings += got.warnings
+        except ServerError:
+            # The rest of the chunk (after the line the server refused, which
+            # is counted already): counted and checked, not run.
+            rows += sum(count_rows(line) for line in lines)
+            stream.finish(rows=rows)
+            raise
+        stream.finish(rows=rows)
+        return total
+
+
+def first_warning(conn: Any) -> str:
+    """The server's first warning of the last statement, for the message."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW WARNINGS LIMIT 1")
+            row = cur.fetchone()
+    except pymysql.err.MySQLError:
+        return "(could not read the warning)"
+    if not row:
+        return "(no warning text)"
+    return f"{row[0]} {row[1]}: {row[2]}"
+
+
+__all__ = [
+    "LOCAL_INFILE_REFUSED",
+    "ChunkLoader",
+    "IntegrityError",
+    "Loaded",
+    "first_warning",
+    "load_local",
+]
