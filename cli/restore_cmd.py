@@ -11,14 +11,15 @@ from osidump.engine.apply import Restore, RestoreProgress
 from osidump.engine.config import ON_EXISTING, RestoreConfig
 from osidump.engine.errors import IntegrityError
 from osidump.engine.inspect import describe
-from osidump.engine.manifest import load_manifest
 from osidump.engine.restore_plan import RestorePlan, plan_restore
+from osidump.engine.seal.opening import open_dump
 from osidump.engine.verify import verify_dump
 
 from .errors import handle_errors
 from .export_cmd import split_list
 from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import ProgressLine, emit_json, human_bytes, human_seconds
+from .seal_options import ReadKeySettings, read_key_options, seal_lines
 
 
 def _print_plan(plan: RestorePlan) -> None:
@@ -72,6 +73,7 @@ def _print_plan(plan: RestorePlan) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@read_key_options
 @s3_options
 @connection_options
 @click.pass_context
@@ -89,6 +91,7 @@ def restore_command(
     no_binlog: bool,
     dry_run: bool,
     as_json: bool,
+    keys: ReadKeySettings,
     s3: S3Settings,
     connection: ConnectionResolver,
 ) -> None:
@@ -114,12 +117,18 @@ def restore_command(
         strip_definers=strip_definers,
         binlog=not no_binlog,
     )
-    storage = s3.open(source)
-    manifest = load_manifest(storage)
-    plan = plan_restore(storage, manifest, config)
+    read_keys = keys.load()
+    # The signature is checked, and an encrypted dump's identity, before any
+    # schema file or chunk is read.
+    opened = open_dump(s3.open(source), read_keys, decrypt=True)
+    storage = opened.storage
+    json_log = as_json or (ctx.obj or {}).get("log_format") == "json"
+    if not json_log:
+        keys.note()
+    plan = plan_restore(storage, opened.manifest, config)
     if dry_run:
         if as_json:
-            click.echo(json.dumps(plan.summary(), indent=2))
+            click.echo(json.dumps({**plan.summary(), "seal": opened.seal_summary()}, indent=2))
         else:
             _print_plan(plan)
             click.echo("dry run: nothing was changed")
@@ -128,7 +137,6 @@ def restore_command(
     # app's database, which a restore onto a fresh server has yet to create.
     conn_config = replace(connection.config(), database=None)
     progress = RestoreProgress()
-    json_log = as_json or (ctx.obj or {}).get("log_format") == "json"
 
     def render(elapsed: float) -> str:
         p = progress
@@ -152,6 +160,7 @@ def restore_command(
         "chunks_loaded": result.chunks_loaded,
         "chunks_skipped": result.chunks_skipped,
         "objects": result.objects,
+        "seal": opened.seal_summary(),
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -170,18 +179,34 @@ def restore_command(
 @click.command("verify")
 @click.argument("source")
 @click.option("--threads", "-j", type=int, default=2, show_default=True)
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Also decrypt an encrypted dump and check its content (needs --identity); "
+    "without it and without an identity, only the stored bytes are checked.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@read_key_options
 @s3_options
 @handle_errors
-def verify_command(source: str, threads: int, as_json: bool, s3: S3Settings) -> None:
-    """Check every file of the dump at SOURCE against its manifest (no server needed)."""
+def verify_command(
+    source: str, threads: int, deep: bool, as_json: bool, keys: ReadKeySettings, s3: S3Settings
+) -> None:
+    """Check every file of the dump at SOURCE against its manifest (no server needed).
+
+    Every chunk is decompressed and checked; in an encrypted dump without
+    --identity, every stored object's size and sha256 instead."""
     storage = s3.open(source)
-    report = verify_dump(storage, threads=threads)
+    report = verify_dump(storage, threads=threads, keys=keys.load(), deep=deep)
+    if not as_json:
+        keys.note()
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "ok": report.ok,
+                    "depth": report.depth,
+                    "seal": report.seal,
                     "problems": report.problems,
                     "tables": [
                         {
@@ -213,23 +238,34 @@ def verify_command(source: str, threads: int, as_json: bool, s3: S3Settings) -> 
         )
     if not as_json:
         total = sum(t.rows for t in report.tables)
-        click.echo(
-            f"dump verified: {len(report.tables)} tables, {total:,} rows, all checksums match"
-        )
+        if report.depth == "stored":
+            click.echo(
+                f"dump verified: {len(report.tables)} tables, every stored object's size and "
+                "sha256 match the manifest (encrypted: pass --identity to check the content too)"
+            )
+        else:
+            click.echo(
+                f"dump verified: {len(report.tables)} tables, {total:,} rows, all checksums match"
+            )
 
 
 @click.command("inspect")
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@read_key_options
 @s3_options
 @handle_errors
-def inspect_command(source: str, as_json: bool, s3: S3Settings) -> None:
-    """Summarise the dump at SOURCE: when, from where, how consistent, what it holds."""
+def inspect_command(source: str, as_json: bool, keys: ReadKeySettings, s3: S3Settings) -> None:
+    """Summarise the dump at SOURCE: when, from where, how consistent, what it holds.
+
+    Needs no key (an encrypted dump's manifest is plaintext); only the Laravel
+    migrations peek of an encrypted dump needs --identity."""
     storage = s3.open(source)
-    info = describe(storage)
+    info = describe(storage, keys=keys.load())
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
+    keys.note()
     c, pos = info["consistency"], info["snapshot_position"]
     click.echo(f"dump:        {info['location']}")
     click.echo(
@@ -246,6 +282,8 @@ def inspect_command(source: str, as_json: bool, s3: S3Settings) -> None:
         click.echo(f"position:    {where} gtid {pos['gtid'] or '-'}")
     else:
         click.echo("position:    none (binary log off on the source)")
+    for line in seal_lines(info["seal"]):
+        click.echo(f"seal:        {line}")
     for db in info["databases"]:
         click.echo(
             f"database {db['name']}: {len(db['tables'])} tables, {db['rows']:,} rows, "
@@ -266,3 +304,5 @@ def inspect_command(source: str, as_json: bool, s3: S3Settings) -> None:
                 f"{lv['last_batch']}: {lv['last_migration']}"
             )
             click.echo("  compare with `php artisan migrate:status` before restoring")
+    for note in info["notes"]:
+        click.echo(f"note: {note}")

@@ -8,6 +8,12 @@
 - :mod:`.encryption`: :class:`EncryptingStream`, a storage writer that
   age-encrypts in front of any other, and :func:`decrypting_reader`; both stream
   with bounded memory.
+- :mod:`.keys`: :class:`ExportSeal` (what an export seals with) and
+  :class:`ReadKeys` (what a reader holds).
+- :mod:`.keyed`: :class:`KeyedStorage`, an encrypted dump's storage with the
+  identities that decrypt it, and :func:`plaintext` for readers.
+- :mod:`.opening` (import it directly; it needs the manifest, which needs
+  :mod:`.signing`): ``open_dump``, the first step of every reading command.
 
 Only reviewed formats and libraries: Ed25519 from ``cryptography`` (OpenSSL),
 the age format from ``pyrage`` (the Rust ``age`` crate). What each protects
@@ -33,6 +39,8 @@ from .errors import (
     KeyFileError,
     SignatureError,
 )
+from .keyed import KeyedStorage, decrypt_small, plaintext
+from .keys import NO_KEYS, NO_SEAL, ExportSeal, ReadKeys
 from .signing import (
     SIGNATURE_NAME,
     SigningKey,
@@ -42,21 +50,28 @@ from .signing import (
     parse_signing_key,
     parse_verify_keys,
     sign_manifest,
+    signature_key_id,
     verify_manifest,
 )
 
 __all__ = [
+    "NO_KEYS",
+    "NO_SEAL",
     "SIGNATURE_NAME",
     "CiphertextDamaged",
     "EncryptingStream",
     "EncryptionFailed",
+    "ExportSeal",
     "Identities",
     "IdentityMismatch",
     "KeyFileError",
+    "KeyedStorage",
+    "ReadKeys",
     "Recipients",
     "SignatureError",
     "SigningKey",
     "VerifyKey",
+    "decrypt_small",
     "decrypting_reader",
     "generate_identity",
     "load_identities",
@@ -65,8 +80,10 @@ __all__ = [
     "parse_identities",
     "parse_signing_key",
     "parse_verify_keys",
+    "plaintext",
     "recipients",
     "require_identity",
     "sign_manifest",
+    "signature_key_id",
     "verify_manifest",
 ]

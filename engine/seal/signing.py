@@ -38,13 +38,16 @@ import binascii
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from typing import TYPE_CHECKING
 
 from .errors import KeyFileError, SignatureError
 from .keyfiles import key_lines, read_key_file
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 SIGNATURE_NAME = "manifest.json.sig"
 SECRET_TAG = "OSIDUMP-ED25519-SECRET-KEY-1"
@@ -52,6 +55,31 @@ PUBLIC_TAG = "osidump-ed25519"
 _SIG_MAGIC = "osidump-signature 1"
 _CONTEXT = b"osidump manifest signature 1\nkey "
 MAX_SIGNATURE_FILE = 1024  # the real one is ~150 bytes; anything longer is not ours
+
+
+# cryptography is imported when a key is first made or read, not with this
+# module: the CLI must start (and say what is wrong) on a broken install.
+def _missing(exc: ImportError) -> KeyFileError:
+    return KeyFileError(
+        f"Ed25519 signatures need the cryptography package, which cannot be imported ({exc})",
+        hint="reinstall osidump (pip install osidump); cryptography is one of its dependencies",
+    )
+
+
+def _private_key_class() -> type[Ed25519PrivateKey]:
+    try:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    except ImportError as exc:
+        raise _missing(exc) from exc
+    return Ed25519PrivateKey
+
+
+def _public_key_class() -> type[Ed25519PublicKey]:
+    try:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    except ImportError as exc:
+        raise _missing(exc) from exc
+    return Ed25519PublicKey
 
 
 def _b64decode(text: str, size: int) -> bytes | None:
@@ -64,7 +92,7 @@ def _b64decode(text: str, size: int) -> bytes | None:
 
 def key_id(public_key: Ed25519PublicKey) -> str:
     """``SHA256:<unpadded base64>`` of the raw 32-byte public key."""
-    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    raw = public_key.public_bytes_raw()
     return "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
 
 
@@ -80,7 +108,7 @@ class VerifyKey:
         return key_id(self.key)
 
     def to_line(self) -> str:
-        raw = self.key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        raw = self.key.public_bytes_raw()
         line = f"{PUBLIC_TAG} {base64.b64encode(raw).decode()}"
         return f"{line} {self.comment}" if self.comment else line
 
@@ -93,7 +121,7 @@ class SigningKey:
 
     @classmethod
     def generate(cls) -> SigningKey:
-        return cls(Ed25519PrivateKey.generate())
+        return cls(_private_key_class().generate())
 
     def public(self, comment: str = "") -> VerifyKey:
         return VerifyKey(self.key.public_key(), comment)
@@ -122,7 +150,7 @@ def parse_signing_key(text: str, *, source: str) -> SigningKey:
                 f"line {number} of {source} is not an osidump signing key "
                 f"(expected {SECRET_TAG} and 32 bytes of base64)"
             )
-        found.append(SigningKey(Ed25519PrivateKey.from_private_bytes(seed)))
+        found.append(SigningKey(_private_key_class().from_private_bytes(seed)))
     if len(found) != 1:
         raise KeyFileError(f"{source} holds {len(found)} signing keys; it must hold exactly one")
     return found[0]
@@ -145,7 +173,7 @@ def parse_verify_keys(text: str, *, source: str) -> tuple[VerifyKey, ...]:
                 f"(expected {PUBLIC_TAG} and 32 bytes of base64): {line[:60]!r}"
             )
         comment = fields[2] if len(fields) > 2 else ""
-        found.append(VerifyKey(Ed25519PublicKey.from_public_bytes(raw), comment))
+        found.append(VerifyKey(_public_key_class().from_public_bytes(raw), comment))
     if not found:
         raise KeyFileError(f"{source} holds no verify key")
     return tuple(found)
@@ -196,6 +224,17 @@ def _parse_signature(data: bytes) -> tuple[str, bytes]:
     return signer_id, signature
 
 
+def signature_key_id(signature_bytes: bytes | None) -> str | None:
+    """The key id a signature file *claims* (unverified: for display only),
+    or None for no signature or a file that is not one."""
+    if signature_bytes is None:
+        return None
+    try:
+        return _parse_signature(signature_bytes)[0]
+    except SignatureError:
+        return None
+
+
 def verify_manifest(
     manifest_bytes: bytes,
     signature_bytes: bytes | None,
@@ -222,6 +261,8 @@ def verify_manifest(
             hint="pass the verify key of the key that signed it, if you trust that key; "
             "otherwise do not restore this dump",
         )
+    from cryptography.exceptions import InvalidSignature  # loaded with the keys already
+
     message = _message(signer_id, manifest_bytes)
     for candidate in matching:
         try:
