@@ -59,6 +59,7 @@ import hashlib
 import io
 import queue
 import threading
+from collections.abc import Sequence
 from typing import BinaryIO, Final, cast
 
 import pyrage
@@ -307,11 +308,14 @@ class DecryptingReader(io.RawIOBase):
     """Plaintext of one age-encrypted object, read from ``inner`` as needed.
     Closing it closes ``inner``. See :func:`decrypting_reader`."""
 
-    def __init__(self, inner: BinaryIO, identities: Identities, *, name: str):
+    def __init__(
+        self, inner: BinaryIO, identities: Identities, *, name: str, expected: Sequence[str] = ()
+    ):
         super().__init__()
         self._inner = inner
         self._name = name
         self._identities = identities
+        self._expected = tuple(expected)
         self._queue: queue.Queue[_Item | _Failure] = queue.Queue(maxsize=QUEUE_PIECES)
         self._cancelled = threading.Event()
         self._source = _RecordingSource(inner)
@@ -391,6 +395,14 @@ class DecryptingReader(io.RawIOBase):
             return error
         text = str(error)
         if isinstance(error, pyrage.DecryptError) and "No matching keys" in text:
+            if set(self._expected) & set(self._identities.recipients):
+                # The identity holds a key the dump says every object is
+                # encrypted to: this object was altered or replaced.
+                return CiphertextDamaged(
+                    f"{self._name} failed age decryption: its header has no stanza for "
+                    f"{', '.join(self._identities.recipients)}, a recipient the manifest "
+                    "lists: the object was altered or replaced"
+                )
             return IdentityMismatch(
                 f"none of the identities in {self._identities.source} "
                 f"({', '.join(self._identities.recipients)}) can decrypt {self._name}: "
@@ -405,7 +417,11 @@ class DecryptingReader(io.RawIOBase):
 
 
 def decrypting_reader(
-    inner: BinaryIO, identities: Identities | None, *, name: str = "object"
+    inner: BinaryIO,
+    identities: Identities | None,
+    *,
+    name: str = "object",
+    expected: Sequence[str] = (),
 ) -> BinaryIO:
     """A binary reader of the plaintext of the age file that ``inner`` holds.
 
@@ -413,8 +429,10 @@ def decrypting_reader(
     raises :class:`CiphertextDamaged` (at the latest when EOF would be reached),
     a wrong identity :class:`IdentityMismatch` at the first read, and an error
     of ``inner`` itself is raised unchanged. ``identities=None`` (none given)
-    is refused at once, naming the object."""
+    is refused at once, naming the object. ``expected``: the recipients the
+    object should be encrypted to (the manifest's); when ``identities`` hold
+    one of them, a header without it means damage, not a wrong identity."""
     if identities is None:
         inner.close()
         raise IdentityMismatch(f"{name} is encrypted, and no --identity was given")
-    return cast(BinaryIO, DecryptingReader(inner, identities, name=name))
+    return cast(BinaryIO, DecryptingReader(inner, identities, name=name, expected=expected))

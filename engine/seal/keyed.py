@@ -53,7 +53,7 @@ class KeyedStorage(Storage):
         except IdentityMismatch:
             stream.close()
             raise
-        return decrypting_reader(stream, self.identities, name=name)
+        return decrypting_reader(stream, self.identities, name=name, expected=self.recipients)
 
     # --- everything else is the inner storage's ------------------------------
 

@@ -168,9 +168,13 @@ def parse_verify_keys(text: str, *, source: str) -> tuple[VerifyKey, ...]:
         fields = line.split(None, 2)
         raw = _b64decode(fields[1], 32) if len(fields) >= 2 and fields[0] == PUBLIC_TAG else None
         if raw is None:
+            # Quote the line only if it cannot be a secret (an age identity,
+            # a PEM or OpenSSH private key passed by mistake).
+            secret = "SECRET" in line.upper() or line.startswith("-----")
+            quoted = "" if secret else f": {line[:60]!r}"
             raise KeyFileError(
                 f"line {number} of {source} is not an osidump verify key "
-                f"(expected {PUBLIC_TAG} and 32 bytes of base64): {line[:60]!r}"
+                f"(expected {PUBLIC_TAG} and 32 bytes of base64){quoted}"
             )
         comment = fields[2] if len(fields) > 2 else ""
         found.append(VerifyKey(_public_key_class().from_public_bytes(raw), comment))
