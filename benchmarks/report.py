@@ -63,6 +63,7 @@ def build_rows(
 
 
 OSIDUMP = ("osidump", "osidump (S3)")
+SEALED = ("osidump (signed)", "osidump (encrypted)")  # compared with plain osidump
 PEERS = ("mariadb-dump|zstd", "mydumper")
 FLOOR = "floor (SELECT *)"
 
@@ -80,6 +81,15 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
         elif "wrong_seconds" in r:  # compared, but flagged: the peer's answer was wrong
             by[(r["tool"], r["phase"])] = {**r, "seconds": r["wrong_seconds"], "wrong": True}
     lines = []
+    for sealed in SEALED:
+        for phase in ("export", "restore"):
+            mine, plain = by.get((sealed, phase)), by.get(("osidump", phase))
+            if mine and plain and not mine.get("wrong"):
+                cost = mine["seconds"]["median"] / plain["seconds"]["median"] - 1
+                parts = [f"time {cost:+.1%}"]
+                if "rss_mb" in mine and "rss_mb" in plain:
+                    parts.append(f"peak RSS {_ratio(mine['rss_mb'], plain['rss_mb'])}")
+                lines.append(f"- {sealed} {phase} vs osidump: {', '.join(parts)}")
     for osi in OSIDUMP:
         for phase in ("export", "restore"):
             mine = by.get((osi, phase))

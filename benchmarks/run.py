@@ -24,7 +24,17 @@ from typing import Any
 
 from benchmarks import dataset, report
 from benchmarks.measure import Measurement, run
-from benchmarks.tools import Context, Floor, MariadbDump, Mydumper, OsidumpLocal, OsidumpS3, Tool
+from benchmarks.tools import (
+    Context,
+    Floor,
+    MariadbDump,
+    Mydumper,
+    OsidumpEncrypted,
+    OsidumpLocal,
+    OsidumpS3,
+    OsidumpSigned,
+    Tool,
+)
 
 
 def _version(argv: list[str]) -> str:
@@ -48,7 +58,15 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
 
 
-TOOL_KEYS = ("floor", "osidump", "osidump-s3", "mariadb-dump", "mydumper")
+TOOL_KEYS = (
+    "floor",
+    "osidump",
+    "osidump-signed",
+    "osidump-encrypted",
+    "osidump-s3",
+    "mariadb-dump",
+    "mydumper",
+)
 
 
 def _entry(rep: int, m: Measurement) -> dict[str, Any]:
@@ -177,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report.write(results, meta, args.output_dir))
     osidump_runs = [
         e
-        for name in ("osidump", "osidump (S3)")
-        if name in results
+        for name in results
+        if name.startswith("osidump")
         for runs in results[name].values()
         for e in runs
     ]
@@ -212,6 +230,8 @@ def _bench(
     catalog: dict[str, Tool] = {
         "floor": floor,
         "osidump": OsidumpLocal(),
+        "osidump-signed": OsidumpSigned(),
+        "osidump-encrypted": OsidumpEncrypted(),
         "osidump-s3": OsidumpS3(),
         "mariadb-dump": MariadbDump(),
         "mydumper": Mydumper(),
