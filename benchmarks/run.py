@@ -75,6 +75,7 @@ def _entry(rep: int, m: Measurement) -> dict[str, Any]:
         "seconds": m.seconds,
         "peak_rss_kb": m.peak_rss_kb,
         "tree_rss_kb": m.tree_rss_kb,
+        "cpu_seconds": m.cpu_seconds,
         "ok": m.returncode == 0,
         "error": m.stderr_tail if m.returncode == 0 else m.stderr_tail or f"exit {m.returncode}",
     }

@@ -46,11 +46,17 @@ reader learns of truncation only at the end of the object: callers commit
 nothing from an object before reading it to EOF (restore's chunks already
 work that way, with their digests).
 
+pyrage moves 8 KiB (plaintext) or 64 KiB (ciphertext) per call. The adapters
+batch that into ``PIECE``s (and read storage ``READ_AHEAD`` at a time): every
+storage call, sha256 update and queue hand-over gives up the GIL, and on a
+busy process each one can wait a switch interval (5 ms) to get it back, so
+they happen once per 256 KiB, not once per 8 KiB.
+
 Memory per stream: the queue holds at most ``QUEUE_PIECES`` pieces of at most
-``PIECE`` bytes (8 x 256 KiB = 2 MiB while encrypting; while decrypting the
-pieces are age's 64 KiB chunks, 512 KiB), plus pyrage's own buffers (one
-64 KiB chunk and an 8 KiB buffer each way), plus what the inner writer buffers
-(an S3 part). One pump thread per open stream.
+``PIECE`` bytes (8 x 256 KiB = 2 MiB), plus one piece being collected, plus
+pyrage's own buffers (one 64 KiB chunk and an 8 KiB buffer each way), plus
+``READ_AHEAD`` while decrypting, plus what the inner writer buffers (an S3
+part). One pump thread per open stream.
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ from .errors import CiphertextDamaged, EncryptionFailed, IdentityMismatch
 
 PIECE: Final = 256 * 1024
 QUEUE_PIECES: Final = 8
+READ_AHEAD: Final = 128 * 1024  # ciphertext read from storage at a time while decrypting
 
 
 class _Sentinel:
@@ -136,22 +143,40 @@ class _RecordingSink:
         self.error: BaseException | None = None
         self.hash = hashlib.sha256()
         self.size = 0
+        self._held: list[bytes] = []
+        self._held_size = 0
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: bytes) -> int:
+        # pyrage writes one 64 KiB age chunk at a time; hand the inner writer
+        # a PIECE at a time instead (hashing and a local write each give up
+        # the GIL, and getting it back can wait on a busy process).
         if self.error is not None:
             raise self.error
         chunk = bytes(data)
+        self._held.append(chunk)
+        self._held_size += len(chunk)
+        if self._held_size >= PIECE:
+            self.send()
+        return len(chunk)
+
+    def send(self) -> None:
+        """Pass what is held to the inner writer (at every PIECE, and once
+        ``encrypt_io`` has returned: that last call is ours, not pyrage's, so
+        its error is never swallowed)."""
+        if not self._held:
+            return
+        block = b"".join(self._held)
+        self._held, self._held_size = [], 0
         try:
-            self._inner.write(chunk)
+            self._inner.write(block)
         except BaseException as exc:
             self.error = exc
             raise
-        self.hash.update(chunk)
-        self.size += len(chunk)
-        return len(chunk)
+        self.hash.update(block)
+        self.size += len(block)
 
     def flush(self) -> None:
         return None
@@ -191,6 +216,7 @@ class EncryptingStream:
                 cast(io.BufferedIOBase, self._sink),
                 keys,
             )
+            self._sink.send()
         except BaseException as exc:
             self._error = exc
         finally:
@@ -263,17 +289,27 @@ class _RecordingSource:
 
     def __init__(self, inner: BinaryIO):
         self._inner = inner
+        self._buffer = memoryview(b"")
         self.error: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def read(self, n: int = -1) -> bytes:
-        try:
-            return self._inner.read(n)
-        except BaseException as exc:
-            self.error = exc
-            raise
+        # pyrage asks for 8 KiB at a time; read the inner stream in larger
+        # blocks, so storage reads and the caller's hashing (each of which
+        # gives up the GIL, and may wait up to a switch interval to get it
+        # back on a busy process) happen 16 times less often.
+        if not self._buffer:
+            try:
+                self._buffer = memoryview(self._inner.read(READ_AHEAD))
+            except BaseException as exc:
+                self.error = exc
+                raise
+        size = len(self._buffer) if n is None or n < 0 else n
+        out = bytes(self._buffer[:size])
+        self._buffer = self._buffer[size:]
+        return out
 
 
 class _QueueSink:
@@ -282,18 +318,32 @@ class _QueueSink:
     def __init__(self, q: queue.Queue[_Item], cancelled: threading.Event):
         self._queue = q
         self._cancelled = cancelled
+        self._held: list[bytes] = []
+        self._size = 0
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: bytes) -> int:
+        # pyrage writes 8 KiB at a time (all of it authenticated already):
+        # collect a PIECE before handing it over, so the reader wakes once
+        # per PIECE, not once per 8 KiB.
+        chunk = bytes(data)
+        self._held.append(chunk)
+        self._size += len(chunk)
+        if self._size >= PIECE:
+            self.send()
+        return len(chunk)
+
+    def send(self) -> None:
+        """Hand what is held to the reader (at every PIECE, and at the end)."""
         # Checked before every put: after close() drains the queue, at most
         # one more piece goes in, so the pump can never block forever.
         if self._cancelled.is_set():
             raise _Aborted("reader closed")
-        chunk = bytes(data)
-        self._queue.put(chunk)
-        return len(chunk)
+        if self._held:
+            self._queue.put(b"".join(self._held))
+            self._held, self._size = [], 0
 
     def flush(self) -> None:
         return None
@@ -327,15 +377,14 @@ class DecryptingReader(io.RawIOBase):
 
     def _pump(self) -> None:
         result: _Sentinel | _Failure = _EOF
+        sink = _QueueSink(cast(queue.Queue[_Item], self._queue), self._cancelled)
         try:
             pyrage.decrypt_io(
                 cast(io.BufferedIOBase, self._source),
-                cast(
-                    io.BufferedIOBase,
-                    _QueueSink(cast(queue.Queue[_Item], self._queue), self._cancelled),
-                ),
+                cast(io.BufferedIOBase, sink),
                 list(self._identities.keys),
             )
+            sink.send()  # the last piece: decrypt_io returned, so the file authenticated
         except BaseException as exc:
             result = _Failure(exc)
         if not self._cancelled.is_set():
