@@ -40,6 +40,7 @@ from osidump.engine.to_sql import write_sql
 from osidump.engine.verify import verify_dump
 
 from tests.integration.helpers import checksums, restore, sql
+from tests.support.s3 import CREDENTIALS, new_bucket
 from tests.support.seal_tools import (
     RecordingStorage,
     chunk_entries,
@@ -77,15 +78,31 @@ class Keys:
     recipient_file: str
 
 
-@pytest.fixture(params=["local", "s3"])
-def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
-    if request.param == "local":
+def make_place(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Place:
+    if kind == "local":
         root = str(tmp_path / "dump")
         return Place(LocalStorage(root), root, [])
-    bucket = request.getfixturevalue("s3_bucket")
-    url = request.getfixturevalue("s3_endpoint_url")
+    if kind == "s3":  # moto
+        bucket = request.getfixturevalue("s3_bucket")
+        url = request.getfixturevalue("s3_endpoint_url")
+    else:  # the second S3 implementation
+        endpoint = request.getfixturevalue("s3rver")
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        for name, value in CREDENTIALS.items():
+            monkeypatch.setenv(name, value)
+        bucket, url = new_bucket(endpoint), endpoint.endpoint_url
     config = S3Config(bucket=bucket, prefix="db/20261128_020000", endpoint_url=url)
     return Place(S3Storage(config), f"s3://{bucket}/db/20261128_020000", ["--s3-endpoint-url", url])
+
+
+@pytest.fixture(params=["local", "s3"])
+def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
+    return make_place(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=["local", "s3", "s3rver"])
+def any_place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
+    return make_place(request.param, request, tmp_path)
 
 
 @pytest.fixture
@@ -256,8 +273,9 @@ def stored_objects(storage: Storage) -> Iterator[tuple[str, bytes]]:
 
 
 def test_encrypted_round_trip_is_exact_and_stores_no_plaintext(
-    server: Any, source: str, place: Place, keys: Keys, make_database: Any
+    server: Any, source: str, any_place: Place, keys: Keys, make_database: Any
 ) -> None:
+    place = any_place
     result = invoke(["export", source, "-o", place.location, "--threads", "2", "--chunk-size", "16K",
                      "--encrypt-to-file", keys.recipient_file, *place.args, *conn_args(server)],
                     env={"OSIDUMP_SIGN_KEY": keys.sign})
@@ -287,6 +305,11 @@ def test_encrypted_round_trip_is_exact_and_stores_no_plaintext(
     result = invoke(["to-sql", place.location, "--identity", keys.identity, *place.args])
     assert result.exit_code == 0
     assert result.output.count((SECRET + "-").encode().hex()) == 4000  # text values are hex
+    result = invoke(["drill", place.location, "--json", "--identity", keys.identity,
+                     "--verify-key", keys.verify, *place.args, *conn_args(server)])
+    assert result.exit_code == 0, result.output
+    drill = json.loads(result.output)
+    assert drill["ok"] and drill["rows"] == 4002 and drill["authenticated"]
 
 
 @pytest.mark.parametrize("identity", ["none", "other"])
