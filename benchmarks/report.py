@@ -67,6 +67,7 @@ OSIDUMP = ("osidump", "osidump (S3)")
 SEALED = ("osidump (signed)", "osidump (encrypted)")  # compared with plain osidump
 PEERS = ("mariadb-dump|zstd", "mydumper")
 FLOOR = "floor (SELECT *)"
+LOAD_FLOOR = "floor (LOAD DATA)"
 
 
 def _ratio(mine: float, other: float) -> str:
@@ -102,7 +103,7 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
             mine = by.get((osi, phase))
             if not mine:
                 continue
-            others = [*PEERS, FLOOR] if phase == "export" else list(PEERS)
+            others = [*PEERS, FLOOR] if phase == "export" else [*PEERS, LOAD_FLOOR]
             for peer in others:
                 other = by.get((peer, phase))
                 if not other:
@@ -111,7 +112,7 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
                 if "rss_mb" in mine and "rss_mb" in other:
                     parts.append(f"peak RSS {_ratio(mine['rss_mb'], other['rss_mb'])}")
                     parts.append(f"tree RSS {_ratio(mine['tree_rss_mb'], other['tree_rss_mb'])}")
-                if phase == "export" and peer != FLOOR and "output_mb" in other:
+                if phase == "export" and peer not in (FLOOR, LOAD_FLOOR) and "output_mb" in other:
                     parts.append(f"output {_ratio(mine['output_mb'], other['output_mb'])}")
                 flag = (
                     " (peer's restore was WRONG; its time is shown for scale)"

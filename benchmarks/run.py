@@ -27,6 +27,7 @@ from benchmarks.measure import Measurement, run
 from benchmarks.tools import (
     Context,
     Floor,
+    LoadFloor,
     MariadbDump,
     Mydumper,
     OsidumpEncrypted,
@@ -60,6 +61,7 @@ def machine() -> str:
 
 TOOL_KEYS = (
     "floor",
+    "load-floor",
     "osidump",
     "osidump-signed",
     "osidump-encrypted",
@@ -130,7 +132,7 @@ def _one_round(
     try:
         r = run(tool.restore(ctx, target), env=env)
         entry = _entry(rep, r)
-        if r.returncode == 0:
+        if r.returncode == 0 and getattr(tool, "checked", True):
             problems = dataset.differences(conn, ctx.db, target)
             if problems:
                 entry.update(ok=False, wrong_result=True, error="; ".join(problems))
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tests.support.servers import ThrowawayServer
 
-    server = ThrowawayServer(binlog=True, buffer_pool="2G")
+    server = ThrowawayServer(binlog=True, buffer_pool="2G", die_with_parent=not args.keep_server)
     server.start()
     workdir = tempfile.mkdtemp(prefix="osidump-bench-")
     moto: Any = None
@@ -230,6 +232,7 @@ def _bench(
     floor.tables = tuple(dataset.table_bytes(conn, "bench"))
     catalog: dict[str, Tool] = {
         "floor": floor,
+        "load-floor": LoadFloor(),
         "osidump": OsidumpLocal(),
         "osidump-signed": OsidumpSigned(),
         "osidump-encrypted": OsidumpEncrypted(),

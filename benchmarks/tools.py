@@ -288,3 +288,50 @@ class Floor(Tool):
 
     def clean(self, ctx: Context) -> None:
         return None
+
+
+class LoadFloor(Tool):
+    """The restore floor: the C client's ``LOAD DATA LOCAL INFILE`` of the same
+    rows (``mariadb-dump --tab`` files), ``threads`` tables at a time, into
+    tables created from ``mariadb-dump --no-data``. No verification, no
+    triggers or routines: the fastest a plain client can put the rows back."""
+
+    name = "floor (LOAD DATA)"
+    checked = False
+
+    def out(self, ctx: Context) -> str:
+        return os.path.join(ctx.workdir, "load_floor")
+
+    def available(self, ctx: Context) -> str | None:
+        missing = [t for t in ("mariadb-dump", "mariadb", "xargs") if shutil.which(t) is None]
+        return f"not installed: {', '.join(missing)}" if missing else None
+
+    def dump(self, ctx: Context) -> list[str]:
+        out = self.out(ctx)
+        conn = " ".join(_conn(ctx))
+        return [
+            "bash",
+            "-o",
+            "pipefail",
+            "-c",
+            f"rm -rf {out} && mkdir -p {out} && chmod 777 {out}"
+            f" && mariadb-dump {conn} --no-create-info --skip-triggers --tab={out} {ctx.db}"
+            f" && mariadb-dump {conn} --no-data --skip-triggers {ctx.db} > {out}/schema.sql",
+        ]
+
+    def restore(self, ctx: Context, target: str) -> list[str]:
+        out = self.out(ctx)
+        conn = " ".join(_conn(ctx))
+        script = os.path.join(ctx.workdir, "load_floor.sh")
+        with open(script, "w") as fh:
+            fh.write(
+                "set -euo pipefail\n"
+                f'mariadb {conn} -e "CREATE DATABASE \\`$1\\`"\n'
+                f'mariadb {conn} "$1" < {out}/schema.sql\n'
+                f"ls {out}/*.txt | xargs -P {ctx.threads} -n 1 bash -c '"
+                f'mariadb {conn} --local-infile=1 "$0" -e "SET foreign_key_checks = 0,'
+                " unique_checks = 1; LOAD DATA LOCAL INFILE '\\''$1'\\''"
+                ' INTO TABLE \\`$(basename "$1" .txt)\\`"'
+                "' \"$1\"\n"
+            )
+        return ["bash", script, target]

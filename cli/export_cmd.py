@@ -29,6 +29,16 @@ def parse_size(text: str) -> int:
     return int(float(number) * scale)
 
 
+def default_threads() -> int:
+    """Export's and restore's default: one worker per core, 2 to 16."""
+    return max(2, min(os.cpu_count() or 2, 16))
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 table``, ``2 tables``."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
 def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     """``--tables a,b --tables c`` -> ("a", "b", "c")."""
     out: list[str] = []
@@ -46,7 +56,11 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     help="Destination: a new or empty directory, or s3://bucket/prefix.",
 )
 @click.option(
-    "--threads", "-j", type=int, default=None, help="Parallel workers (default: number of cores)."
+    "--threads",
+    "-j",
+    type=int,
+    default=None,
+    help="Parallel workers (default: one per core, 2 to 16; restore's default is the same).",
 )
 @click.option(
     "--consistency",
@@ -79,7 +93,21 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     "--all-databases", "-A", is_flag=True, help="Every database except the system schemas."
 )
 @click.option(
-    "--chunk-size", default="64M", show_default=True, help="Target SQL text per chunk file."
+    "--chunk-size",
+    default="64M",
+    show_default=True,
+    help="Target size of each chunk file before compression (also one restore transaction).",
+)
+@click.option(
+    "--routines/--no-routines",
+    default=None,
+    help="Take stored procedures and functions (default: with whole databases, not with "
+    "--tables/--exclude-tables; as mysqldump's --routines).",
+)
+@click.option(
+    "--events/--no-events",
+    default=None,
+    help="Take events (default: with whole databases, not with --tables/--exclude-tables).",
 )
 @click.option(
     "--compress-level",
@@ -117,6 +145,8 @@ def export_command(
     all_databases: bool,
     chunk_size: str,
     compress_level: int,
+    routines: bool | None,
+    events: bool | None,
     strip_definers: bool,
     replace_incomplete: bool,
     seal: ExportSealSettings,
@@ -140,13 +170,15 @@ def export_command(
         all_databases=all_databases,
         tables=split_list(tables),
         exclude_tables=split_list(exclude_tables),
-        threads=threads or os.cpu_count() or 2,
+        threads=threads or default_threads(),
         consistency=consistency,
         lock_wait_timeout=lock_wait_timeout,
         chunk_bytes=parse_size(chunk_size),
         compress_level=compress_level,
         strip_definers=strip_definers,
         replace_incomplete=replace_incomplete,
+        routines=routines,
+        events=events,
     )
     conn_config = connection.config()
     storage = s3.open(output)
@@ -156,8 +188,8 @@ def export_command(
     def render(elapsed: float) -> str:
         p = progress
         rate = p.raw_bytes / elapsed if elapsed > 0 else 0.0
-        # Dumped text is about twice the stored data size (hex values).
-        total = 2 * p.total_bytes_estimate
+        # Dumped rows are about the size of the stored data (escaped text).
+        total = p.total_bytes_estimate
         eta = (total - p.raw_bytes) / rate if rate > 0 and total > p.raw_bytes else 0.0
         return (
             f"export: {p.chunks_done}/{p.total_chunks} ranges, {p.rows:,} rows, "
@@ -199,10 +231,13 @@ def export_command(
         emit_json("export.done", **summary)
     else:
         click.echo(
-            f"exported {tables_n} tables, {rows:,} rows ({human_bytes(raw)} SQL, "
-            f"{human_bytes(stored)} stored) to {storage.describe()} "
+            f"exported {plural(tables_n, 'table')}, {plural(rows, 'row')} ({human_bytes(raw)} of "
+            f"rows, {human_bytes(stored)} stored) to {storage.describe()} "
             f"[consistency: {manifest.snapshot.consistency}]"
         )
+        for db in manifest.databases:
+            for left in db.left_out:
+                click.echo(f"  left out of {db.name}: {left}")
         if sealing.signing_key is not None:
             click.echo(f"signed by {sealing.signing_key.key_id}")
         if sealing.recipients is not None:

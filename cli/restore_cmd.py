@@ -10,13 +10,13 @@ import click
 from osidump.engine.apply import Restore, RestoreProgress
 from osidump.engine.config import ON_EXISTING, RestoreConfig
 from osidump.engine.errors import IntegrityError
-from osidump.engine.inspect import describe
+from osidump.engine.inspect import describe, load_data_statement
 from osidump.engine.restore_plan import RestorePlan, plan_restore
 from osidump.engine.seal.opening import open_dump
 from osidump.engine.verify import verify_dump
 
 from .errors import handle_errors
-from .export_cmd import split_list
+from .export_cmd import default_threads, plural, split_list
 from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import ProgressLine, emit_json, human_bytes, human_seconds
 from .seal_options import ReadKeySettings, read_key_options, seal_lines
@@ -45,14 +45,24 @@ def _print_plan(plan: RestorePlan) -> None:
     "--database", "-d", "target_db", default=None, help="Restore under this database name."
 )
 @click.option("--tables", "-t", multiple=True, help="Only these tables (names or db.table globs).")
-@click.option("--threads", "-j", type=int, default=2, show_default=True, help="Parallel loaders.")
+@click.option(
+    "--threads",
+    "-j",
+    type=int,
+    default=None,
+    help="Parallel loaders (default: one per core, 2 to 16, as export).",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted restore of the same dump.")
 @click.option(
     "--on-existing",
     type=click.Choice(ON_EXISTING),
     default="fail",
     show_default=True,
-    help="What to do with tables that already exist in the target.",
+    help="Tables that already exist in the target: fail; drop (replace with the dump's "
+    "definition); truncate (keep the target's definition, columns must match, and its own "
+    "triggers). Either way the new rows load beside the old table and replace it in one "
+    "RENAME at the end: the target is untouched if the restore fails, and needs room for "
+    "those tables twice meanwhile.",
 )
 @click.option(
     "--defer-indexes/--no-defer-indexes",
@@ -71,6 +81,11 @@ def _print_plan(plan: RestorePlan) -> None:
     is_flag=True,
     help="Do not write the restore to the binary log (not replicated; needs SUPER).",
 )
+@click.option("--no-triggers", is_flag=True, help="Do not create the dump's triggers.")
+@click.option(
+    "--no-routines", is_flag=True, help="Do not create the dump's procedures and functions."
+)
+@click.option("--no-events", is_flag=True, help="Do not create the dump's events.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @read_key_options
@@ -83,12 +98,15 @@ def restore_command(
     source: str,
     target_db: str | None,
     tables: tuple[str, ...],
-    threads: int,
+    threads: int | None,
     resume: bool,
     on_existing: str,
     defer_indexes: bool,
     strip_definers: bool,
     no_binlog: bool,
+    no_triggers: bool,
+    no_routines: bool,
+    no_events: bool,
     dry_run: bool,
     as_json: bool,
     keys: ReadKeySettings,
@@ -109,13 +127,16 @@ def restore_command(
     config = RestoreConfig(
         tables=split_list(tables),
         database=target_db,
-        threads=threads,
+        threads=threads or default_threads(),
         resume=resume,
         on_existing=on_existing,
         defer_indexes=defer_indexes,
         dry_run=dry_run,
         strip_definers=strip_definers,
         binlog=not no_binlog,
+        triggers=not no_triggers,
+        routines=not no_routines,
+        events=not no_events,
     )
     read_keys = keys.load()
     # The signature is checked, and an encrypted dump's identity, before any
@@ -160,6 +181,7 @@ def restore_command(
         "chunks_loaded": result.chunks_loaded,
         "chunks_skipped": result.chunks_skipped,
         "objects": result.objects,
+        "notes": list(result.notes),
         "seal": opened.seal_summary(),
     }
     if as_json:
@@ -168,17 +190,24 @@ def restore_command(
         emit_json("restore.done", **summary)
     else:
         resumed = (
-            f" ({result.chunks_skipped} chunks already loaded)" if result.chunks_skipped else ""
+            f" ({plural(result.chunks_skipped, 'chunk')} already loaded)"
+            if result.chunks_skipped
+            else ""
         )
         click.echo(
-            f"restored {result.tables} tables, {result.rows:,} rows, {result.objects} objects "
-            f"into {', '.join(summary['databases'])}{resumed}; every chunk verified"
+            f"restored {plural(result.tables, 'table')}, {plural(result.rows, 'row')},"
+            f" {plural(result.objects, 'object')} into {', '.join(summary['databases'])}"
+            f"{resumed}; every chunk verified"
         )
+        for note in result.notes:
+            click.echo(f"note: {note}")
 
 
 @click.command("verify")
 @click.argument("source")
-@click.option("--threads", "-j", type=int, default=2, show_default=True)
+@click.option(
+    "--threads", "-j", type=int, default=2, show_default=True, help="Chunks read in parallel."
+)
 @click.option(
     "--deep",
     is_flag=True,
@@ -228,40 +257,65 @@ def verify_command(
             click.echo(f"FAIL  {problem}")
         for t in report.tables:
             status = "ok  " if t.ok else "FAIL"
-            click.echo(f"{status}  {t.database}.{t.table}: {t.rows:,} rows, {t.chunks} chunk(s)")
+            click.echo(
+                f"{status}  {t.database}.{t.table}: {plural(t.rows, 'row')},"
+                f" {plural(t.chunks, 'chunk')}"
+            )
             for problem in t.problems:
                 click.echo(f"      {problem}")
     if not report.ok:
         problems = report.all_problems()
         raise IntegrityError(
-            f"{len(problems)} problem(s) in {storage.describe()}; first: {problems[0]}",
+            f"{plural(len(problems), 'problem')} in {storage.describe()}; first: {problems[0]}",
         )
     if not as_json:
         total = sum(t.rows for t in report.tables)
         if report.depth == "stored":
             click.echo(
-                f"dump verified: {len(report.tables)} tables, every stored object's size and "
-                "sha256 match the manifest (encrypted: pass --identity to check the content too)"
+                f"dump verified: {plural(len(report.tables), 'table')}, every stored object's "
+                "size and sha256 match the manifest (encrypted: pass --identity to check the "
+                "content too)"
             )
         else:
             click.echo(
-                f"dump verified: {len(report.tables)} tables, {total:,} rows, all checksums match"
+                f"dump verified: {plural(len(report.tables), 'table')}, {plural(total, 'row')},"
+                " every checksum and statement checked"
             )
 
 
 @click.command("inspect")
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--load-data",
+    "load_table",
+    default=None,
+    metavar="DB.TABLE",
+    help="Print the LOAD DATA statement that loads one of this table's chunks with the stock "
+    "client (zstd -dc CHUNK | mariadb --local-infile=1 DB -e \"...\").",
+)
 @read_key_options
 @s3_options
 @handle_errors
-def inspect_command(source: str, as_json: bool, keys: ReadKeySettings, s3: S3Settings) -> None:
+def inspect_command(
+    source: str, as_json: bool, load_table: str | None, keys: ReadKeySettings, s3: S3Settings
+) -> None:
     """Summarise the dump at SOURCE: when, from where, how consistent, what it holds.
 
     Needs no key (an encrypted dump's manifest is plaintext); only the Laravel
     migrations peek of an encrypted dump needs --identity."""
     storage = s3.open(source)
-    info = describe(storage, keys=keys.load())
+    read_keys = keys.load()
+    if load_table is not None:
+        opened = open_dump(storage, read_keys)  # the signature, with --verify-key
+        click.echo(load_data_statement(storage, load_table, opened.manifest))
+        if opened.encrypted:
+            click.echo(
+                "note: the chunks are age-encrypted: age -d -i IDENTITY CHUNK | zstd -dc | ...",
+                err=True,
+            )
+        return
+    info = describe(storage, keys=read_keys)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -276,7 +330,8 @@ def inspect_command(source: str, as_json: bool, keys: ReadKeySettings, s3: S3Set
     if stored := info["options"].get("storage"):
         click.echo("storage:     " + ", ".join(f"{k} {v}" for k, v in sorted(stored.items())))
     held = f", lock held {c['lock_held_ms']:.1f} ms" if c["lock_held_ms"] is not None else ""
-    click.echo(f"consistency: {c['mode']} with {c['workers']} worker(s){held} ({c['reason']})")
+    workers = plural(c["workers"], "worker")
+    click.echo(f"consistency: {c['mode']} with {workers}{held} ({c['reason']})")
     if pos["binlog_file"] or pos["gtid"]:
         where = f"{pos['binlog_file'] or '-'}:{pos['binlog_position'] or '-'}"
         click.echo(f"position:    {where} gtid {pos['gtid'] or '-'}")
@@ -286,17 +341,24 @@ def inspect_command(source: str, as_json: bool, keys: ReadKeySettings, s3: S3Set
         click.echo(f"seal:        {line}")
     for db in info["databases"]:
         click.echo(
-            f"database {db['name']}: {len(db['tables'])} tables, {db['rows']:,} rows, "
-            f"{human_bytes(db['stored_bytes'])} stored"
+            f"database {db['name']}: {plural(len(db['tables']), 'table')},"
+            f" {plural(db['rows'], 'row')}, {human_bytes(db['stored_bytes'])} stored"
         )
         for t in db["tables"]:
             click.echo(
                 f"  {t['name']:<40} {t['rows']:>14,} rows  {human_bytes(t['stored_bytes']):>10}  "
-                f"{t['chunks']} chunk(s)"
+                f"{plural(t['chunks'], 'chunk')}"
             )
         for kind in ("views", "triggers", "routines", "events"):
             if db[kind]:
                 click.echo(f"  {kind}: {', '.join(db[kind])}")
+        if db["triggers"] or db["routines"] or db["events"]:
+            click.echo(
+                "  triggers, routines and events are code that runs on the target: restore"
+                " --no-triggers/--no-routines/--no-events leaves them out"
+            )
+        for left in db.get("left_out", []):
+            click.echo(f"  left out at export: {left}")
         if "laravel" in db:
             lv = db["laravel"]
             click.echo(

@@ -48,7 +48,7 @@ import pymysql
 from .bulk_load import LOCAL_INFILE_REFUSED, ChunkLoader, first_warning
 from .catalog import SchemaObject, read_table, show_create_object
 from .config import ConnectionConfig, RestoreConfig
-from .connection import connect, execute, query_all, quote_ident
+from .connection import connect, execute, query_all, quote_ident, server_flavor
 from .ddl import CreateTable, parse_create_table
 from .errors import (
     ConnectionLost,
@@ -61,6 +61,12 @@ from .errors import (
     from_server_error,
 )
 from .restore_plan import ChunkJob, ObjectPlan, RestorePlan, TablePlan, check_server_databases
+from .server_compat import (
+    binlog_off_privilege,
+    compatible_sql_mode,
+    fulltext_separately,
+    no_binlog_hint,
+)
 from .storage import Storage
 from .workers import WorkerPool
 
@@ -127,10 +133,11 @@ def _session(conn: Any, plan: RestorePlan, *, binlog: bool = True) -> None:
         try:
             execute(conn, "SET SESSION sql_log_bin = 0", context="turning off the binary log")
         except PrivilegeError as exc:
+            flavor, version = server_flavor(conn)
             raise PrivilegeError(
-                f"{exc.message} (--no-binlog needs SUPER or BINLOG ADMIN)",
+                f"{exc.message} (--no-binlog needs {binlog_off_privilege(flavor, version)})",
                 code=exc.code,
-                hint="drop --no-binlog, or restore as a user with that privilege",
+                hint=no_binlog_hint(flavor, version),
             ) from exc
     settings = ", ".join(f"{name} = %s" for name, _ in plan.session)
     execute(
@@ -171,6 +178,7 @@ class Restore:
         # triggers of those tables that the dump does not replace.
         self._kept_definitions: dict[str, CreateTable] = {}
         self._kept_triggers: list[ObjectPlan] = []
+        self._server: tuple[str, str] = ("mariadb", "")
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -185,6 +193,7 @@ class Restore:
         conn = connect(self.connection)
         states: dict[str, _DatabaseState] = {}
         try:
+            self._server = server_flavor(conn)
             _session(conn, p, binlog=self.config.binlog)
             self.progress.phase = "schema"
             states = self._look(conn)
@@ -468,7 +477,6 @@ class Restore:
             " (several times slower; SET GLOBAL local_infile = 1 on the target makes"
             " restores faster)"
         )
-        log.warning("%s", note)
         self._notes.append(note)
 
     def _load(self, jobs: list[ChunkJob]) -> None:
@@ -574,18 +582,10 @@ class Restore:
             if clauses:
                 present = self._index_names(conn, t.target_db, t.shadow)
                 qt = f"{quote_ident(t.target_db)}.{quote_ident(t.shadow)}"
-                plain = [
-                    f"ADD {d.text}"
-                    for d in clauses
-                    if d.kind != "fulltext" and d.name not in present
-                ]
-                # InnoDB (MySQL) builds one FULLTEXT index per ALTER TABLE.
-                fulltext = [
-                    f"ADD {d.text}"
-                    for d in clauses
-                    if d.kind == "fulltext" and d.name not in present
-                ]
-                for adds in ([", ".join(plain)] if plain else []) + fulltext:
+                missing = [d.text for d in clauses if d.name is None or d.name not in present]
+                # Each FULLTEXT index alone, first (server_compat).
+                for group in fulltext_separately(missing):
+                    adds = ", ".join(f"ADD {clause}" for clause in group)
                     execute(
                         conn, f"ALTER TABLE {qt} {adds}", context=f"building indexes of {t.label}"
                     )
@@ -767,8 +767,16 @@ class Restore:
             "function": f"DROP FUNCTION IF EXISTS {q}",
             "event": f"DROP EVENT IF EXISTS {q}",
         }[obj.kind]
+        sql_mode = obj.sql_mode
+        if sql_mode:
+            sql_mode, dropped = compatible_sql_mode(sql_mode, *self._server)
+            for flag in dropped:
+                self._notes.append(
+                    f"{obj.kind} {obj.target_db}.{obj.name}: sql_mode flag {flag} dropped"
+                    f" (unknown to {self._server[0]} {self._server[1]})"
+                )
         pairs = [
-            ("sql_mode", obj.sql_mode),  # "" is a real sql_mode and is kept
+            ("sql_mode", sql_mode),  # "" is a real sql_mode and is kept
             ("character_set_client", obj.character_set_client or None),
             ("collation_connection", obj.collation_connection or None),
             ("time_zone", obj.time_zone or None),  # events: STARTS/ENDS are in this zone

@@ -129,6 +129,7 @@ class Export:
         self._cancel = threading.Event()
         self._written: list[_Written] = []
         self._left_out: dict[str, list[str]] = {}
+        self._flavor = "mariadb"
         self._lock = threading.Lock()
 
     def cancel(self) -> None:
@@ -146,6 +147,7 @@ class Export:
             lock_wait_timeout=self.config.lock_wait_timeout,
         )
         snapshot = coordinator.open()
+        self._flavor = snapshot.flavor
         try:
             write_start_marker(self.storage, self.config, started_at=started)
             schemas, plans = self._read_inside(snapshot, selection)
@@ -274,7 +276,7 @@ class Export:
 
     def _dump_plan(self, conn: Any, plan: ChunkPlan) -> None:
         table = plan.table
-        sql = select_sql(table, plan.where())
+        sql = select_sql(table, plan.where(), self._flavor)
         context = f"reading {table.label}"
         limit = self.config.chunk_bytes
         part = 0

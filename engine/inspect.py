@@ -14,13 +14,14 @@ import json
 from typing import Any
 
 from .chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
-from .errors import OsidumpError
+from .errors import ObjectNotFound, OsidumpError
 from .manifest import DatabaseEntry, Manifest, TableEntry, load_manifest
+from .restore_plan import DATA_SESSION
 from .seal import NO_KEYS, ReadKeys
 from .seal.opening import open_dump
 from .sql_chunk import parse_values
 from .storage import Storage
-from .tsv import decode_row
+from .tsv import LoadColumn, decode_row, load_data_sql
 
 
 def _rows(storage: Storage, manifest: Manifest, db: str, table: TableEntry) -> Any:
@@ -141,3 +142,28 @@ def describe(storage: Storage, *, keys: ReadKeys = NO_KEYS) -> dict[str, Any]:
 
 def to_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, indent=2)
+
+
+def load_data_statement(storage: Storage, name: str, manifest: Manifest | None = None) -> str:
+    """The LOAD DATA statement for one table's chunks, for the stock client
+    reading a chunk on standard input (docs/FORMAT.md). ``manifest``: one
+    already loaded (and its signature checked)."""
+    manifest = manifest or load_manifest(storage)
+    if manifest.encoding != "tsv":
+        raise ObjectNotFound(
+            "this is a version-1 dump: its chunks are SQL (zstd -dc CHUNK | mariadb DB)",
+            hint="see docs/FORMAT.md",
+        )
+    db_name, _, table_name = name.rpartition(".")
+    candidates = [d for d in manifest.databases if not db_name or d.name == db_name]
+    for db in candidates:
+        for table in db.tables:
+            if table.name == table_name:
+                columns = [
+                    LoadColumn(c.name, c.kind or "text") for c in table.columns if not c.generated
+                ]
+                # TIMESTAMP values are in UTC; strict: a value that does not fit fails.
+                session = ", ".join(f"{k} = '{v}'" for k, v in DATA_SESSION)
+                load = load_data_sql(table.name, columns, file="/dev/stdin")
+                return f"SET SESSION {session}; {load}"
+    raise ObjectNotFound(f"table {name!r} is not in this dump")

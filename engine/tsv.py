@@ -46,10 +46,13 @@ class LoadColumn:
     kind: str
 
 
-def load_data_sql(table: str, columns: Sequence[LoadColumn]) -> str:
+def load_data_sql(
+    table: str, columns: Sequence[LoadColumn], *, file: str = "osidump-chunk"
+) -> str:
     """``LOAD DATA LOCAL INFILE`` for one chunk into ``table`` (unqualified:
-    the session's database). The file name is ignored by the client side,
-    which answers the server's request with the chunk's bytes."""
+    the session's database). osidump's loader ignores the file name and
+    answers the server's request with the chunk's bytes; for the stock client
+    (``inspect --load-data``) it is ``/dev/stdin``."""
     targets: list[str] = []
     sets: list[str] = []
     for i, col in enumerate(columns):
@@ -60,7 +63,7 @@ def load_data_sql(table: str, columns: Sequence[LoadColumn]) -> str:
         else:
             targets.append(quote_ident(col.name))
     sql = (
-        f"LOAD DATA LOCAL INFILE 'osidump-chunk' INTO TABLE {quote_ident(table)}"
+        f"LOAD DATA LOCAL INFILE '{file}' INTO TABLE {quote_ident(table)}"
         " CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\'"
         f" LINES TERMINATED BY '\\n' ({','.join(targets)})"
     )

@@ -54,3 +54,35 @@ def test_damaged_chunk_stops_the_script_and_leaves_no_file(server: Any, make_dat
     result = CliRunner().invoke(to_sql_command, [dump, "-o", str(out)])
     assert result.exit_code == 5
     assert not out.exists() and not (tmp_path / "x.sql.partial").exists()
+
+
+def test_one_chunk_loads_with_zstd_and_the_stock_client(server: Any, make_database: Any, tmp_path: Path) -> None:
+    """docs/FORMAT.md's recipe, run as written: zstd -dc CHUNK | mariadb
+    --local-infile=1 DB -e "<osidump inspect --load-data db.t>"."""
+    from tests.integration.test_types_roundtrip import COMPARE, TYPES_TABLE, insert_rows
+
+    src, dst = make_database(), make_database()
+    conn = server.connect()
+    insert_rows(conn, src)
+    sql(conn, f"USE `{dst}`")
+    sql(conn, TYPES_TABLE)
+    dump = tmp_path / "dump"
+    export(server.connection_config(), LocalStorage(str(dump)), src, chunk_bytes=4096)
+    from osidump.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["inspect", str(dump), "--load-data", f"{src}.t"])
+    assert result.exit_code == 0, result.output
+    statement = result.output.strip()
+    zstd = shutil.which("zstd")
+    assert zstd, "install zstd"
+    chunks = load_manifest(LocalStorage(str(dump))).database(src).table("t").chunks
+    for chunk in chunks:
+        pipeline = (
+            f"{zstd} -dc {dump / chunk.path} | {client()} --local-infile=1 -h {server.host}"
+            f" -P {server.port} -u {server.user} {dst} -e \"$LOAD\""
+        )
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], env={"LOAD": statement},
+                              capture_output=True, check=False)
+        assert proc.returncode == 0, proc.stderr.decode()
+    sql(conn, "SET SESSION time_zone = '+00:00'")
+    assert sql(conn, COMPARE.format(db=dst)) == sql(conn, COMPARE.format(db=src))

@@ -32,6 +32,18 @@ class NoServerAvailable(RuntimeError):
     pass
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the test process dies, so a
+    killed or timed-out test run leaves no server behind still working on
+    its last query (Linux prctl PR_SET_PDEATHSIG; elsewhere, nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -83,6 +95,7 @@ class ThrowawayServer(ServerHandle):
         binlog: bool = True,
         buffer_pool: str = "256M",
         extra_args: tuple[str, ...] = (),
+        die_with_parent: bool = True,
     ):
         found = binary or find_server_binary()
         if found is None:
@@ -91,6 +104,7 @@ class ThrowawayServer(ServerHandle):
         self.binlog = binlog
         self.buffer_pool = buffer_pool
         self.extra_args = extra_args
+        self.die_with_parent = die_with_parent
         self.basedir = tempfile.mkdtemp(prefix="osidump-server-")
         self.datadir = os.path.join(self.basedir, "data")
         super().__init__(host="127.0.0.1", port=free_port(),
@@ -151,7 +165,9 @@ class ThrowawayServer(ServerHandle):
         args += list(self.extra_args)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         log_start = log.tell()
-        self.process = subprocess.Popen(args, stdout=log, stderr=log)
+        self.process = subprocess.Popen(
+            args, stdout=log, stderr=log, preexec_fn=_die_with_parent if self.die_with_parent else None
+        )
         log.close()
         deadline = time.monotonic() + timeout
         last: Exception | None = None
