@@ -22,7 +22,8 @@ version-2 rows turned into INSERTs), each line bounded.
 
 Memory: one compressed read (``READ_BYTES``), one decompressed block
 (``BLOCK_BYTES``) and, for ``lines()``, one line of at most ``max_line`` bytes;
-decrypting, plus 8 age pieces of 64 KiB and one pump thread.
+decrypting, plus the age reader (8 pieces of 256 KiB, a 128 KiB read-ahead) and
+one pump thread.
 """
 
 from __future__ import annotations
