@@ -32,6 +32,10 @@ class Measurement:
     tree_rss_kb: int
     returncode: int
     stderr_tail: str
+    # user + system CPU of the command (GNU time %U + %S; children included):
+    # the tool's own work, which the server's share and other load on the
+    # machine do not inflate the way they inflate wall time.
+    cpu_seconds: float = 0.0
 
 
 GNU_TIME = "/usr/bin/time"
@@ -43,8 +47,8 @@ _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 _WRAPPER = (
     "import resource, subprocess, sys\n"
     "rc = subprocess.call(sys.argv[1:])\n"
-    f"print('{_MARK}%d' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
-    " file=sys.stderr)\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    f"print('{_MARK}%d %.2f %.2f' % (u.ru_maxrss, u.ru_utime, u.ru_stime), file=sys.stderr)\n"
     "sys.exit(rc)\n"
 )
 
@@ -98,7 +102,7 @@ def run(
 ) -> Measurement:
     """Run ``argv`` (stdout discarded); never raises for the command's own failures."""
     if os.access(GNU_TIME, os.X_OK):
-        wrapped = [GNU_TIME, "-f", _MARK + "%M", *argv]
+        wrapped = [GNU_TIME, "-f", _MARK + "%M %U %S", *argv]
     else:
         wrapped = [sys.executable, "-c", _WRAPPER, *argv]
     started = time.monotonic()
@@ -124,17 +128,21 @@ def run(
     sampler.done.set()
     sampler.join()
     lines = err.decode("utf-8", "replace").strip().splitlines()
-    rss = 0
+    rss, cpu = 0, 0.0
     for line in lines:
         if line.startswith(_MARK):
-            rss = int(line[len(_MARK) :])
+            fields = line[len(_MARK) :].split()
+            rss = int(fields[0])
+            cpu = sum(float(f) for f in fields[1:3])
     rest = [
         line
         for line in lines
         if not line.startswith(_MARK)
         and not line.startswith(("Command exited", "Command terminated"))
     ]
-    return Measurement(elapsed, rss, max(sampler.peak, rss), proc.returncode, " | ".join(rest[-3:]))
+    return Measurement(
+        elapsed, rss, max(sampler.peak, rss), proc.returncode, " | ".join(rest[-3:]), cpu
+    )
 
 
 def dir_bytes(path: str) -> int:

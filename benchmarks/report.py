@@ -56,6 +56,7 @@ def build_rows(
                     "rss_mb": max(r["peak_rss_kb"] for r in ok) / 1024,
                     "tree_rss_mb": max(r.get("tree_rss_kb", 0) for r in ok) / 1024,
                     "output_mb": ok[-1].get("output_bytes", 0) / 1e6,
+                    "cpu": summarize([r.get("cpu_seconds", 0.0) for r in ok]),
                     "failed": failures,
                 }
             )
@@ -63,6 +64,7 @@ def build_rows(
 
 
 OSIDUMP = ("osidump", "osidump (S3)")
+SEALED = ("osidump (signed)", "osidump (encrypted)")  # compared with plain osidump
 PEERS = ("mariadb-dump|zstd", "mydumper")
 FLOOR = "floor (SELECT *)"
 LOAD_FLOOR = "floor (LOAD DATA)"
@@ -81,6 +83,21 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
         elif "wrong_seconds" in r:  # compared, but flagged: the peer's answer was wrong
             by[(r["tool"], r["phase"])] = {**r, "seconds": r["wrong_seconds"], "wrong": True}
     lines = []
+    for sealed in SEALED:
+        for phase in ("export", "restore"):
+            mine, plain = by.get((sealed, phase)), by.get(("osidump", phase))
+            if mine and plain and not mine.get("wrong"):
+                cost = mine["seconds"]["median"] / plain["seconds"]["median"] - 1
+                parts = [f"time {cost:+.1%}"]
+                if mine.get("cpu") and plain.get("cpu") and plain["cpu"]["median"]:
+                    cpu = mine["cpu"]["median"] / plain["cpu"]["median"] - 1
+                    parts.append(
+                        f"tool CPU {cpu:+.1%} ({plain['cpu']['median']:.2f} -> "
+                        f"{mine['cpu']['median']:.2f} s)"
+                    )
+                if "rss_mb" in mine and "rss_mb" in plain:
+                    parts.append(f"peak RSS {_ratio(mine['rss_mb'], plain['rss_mb'])}")
+                lines.append(f"- {sealed} {phase} vs osidump: {', '.join(parts)}")
     for osi in OSIDUMP:
         for phase in ("export", "restore"):
             mine = by.get((osi, phase))

@@ -30,8 +30,10 @@ from benchmarks.tools import (
     LoadFloor,
     MariadbDump,
     Mydumper,
+    OsidumpEncrypted,
     OsidumpLocal,
     OsidumpS3,
+    OsidumpSigned,
     Tool,
 )
 
@@ -57,7 +59,16 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
 
 
-TOOL_KEYS = ("floor", "load-floor", "osidump", "osidump-s3", "mariadb-dump", "mydumper")
+TOOL_KEYS = (
+    "floor",
+    "load-floor",
+    "osidump",
+    "osidump-signed",
+    "osidump-encrypted",
+    "osidump-s3",
+    "mariadb-dump",
+    "mydumper",
+)
 
 
 def _entry(rep: int, m: Measurement) -> dict[str, Any]:
@@ -66,6 +77,7 @@ def _entry(rep: int, m: Measurement) -> dict[str, Any]:
         "seconds": m.seconds,
         "peak_rss_kb": m.peak_rss_kb,
         "tree_rss_kb": m.tree_rss_kb,
+        "cpu_seconds": m.cpu_seconds,
         "ok": m.returncode == 0,
         "error": m.stderr_tail if m.returncode == 0 else m.stderr_tail or f"exit {m.returncode}",
     }
@@ -186,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report.write(results, meta, args.output_dir))
     osidump_runs = [
         e
-        for name in ("osidump", "osidump (S3)")
-        if name in results
+        for name in results
+        if name.startswith("osidump")
         for runs in results[name].values()
         for e in runs
     ]
@@ -222,6 +234,8 @@ def _bench(
         "floor": floor,
         "load-floor": LoadFloor(),
         "osidump": OsidumpLocal(),
+        "osidump-signed": OsidumpSigned(),
+        "osidump-encrypted": OsidumpEncrypted(),
         "osidump-s3": OsidumpS3(),
         "mariadb-dump": MariadbDump(),
         "mydumper": Mydumper(),

@@ -87,6 +87,14 @@ class OsidumpLocal(Tool):
     def storage_args(self, ctx: Context) -> list[str]:
         return []
 
+    def export_args(self, ctx: Context) -> list[str]:
+        """Flags of export only (sealing)."""
+        return []
+
+    def restore_args(self, ctx: Context) -> list[str]:
+        """Flags of restore only (sealing)."""
+        return []
+
     def dump(self, ctx: Context) -> list[str]:
         return [
             *osidump_argv(),
@@ -97,6 +105,7 @@ class OsidumpLocal(Tool):
             "--threads",
             str(ctx.threads),
             *self.storage_args(ctx),
+            *self.export_args(ctx),
             *_conn(ctx),
         ]
 
@@ -110,8 +119,52 @@ class OsidumpLocal(Tool):
             "--threads",
             str(ctx.threads),
             *self.storage_args(ctx),
+            *self.restore_args(ctx),
             *_conn(ctx),
         ]
+
+
+def _keygen(ctx: Context, *flags: str) -> str | None:
+    """``osidump keygen [flags] WORKDIR/bench-keys``, once per run (it never
+    overwrites, so a second call finds the files there)."""
+    prefix = os.path.join(ctx.workdir, "bench-age" if flags else "bench-sign")
+    if os.path.exists(prefix + (".identity" if flags else ".key")):
+        return None
+    proc = subprocess.run(
+        [*osidump_argv(), "keygen", *flags, prefix], capture_output=True, text=True, timeout=60
+    )
+    return None if proc.returncode == 0 else f"not available: keygen failed: {proc.stderr.strip()}"
+
+
+class OsidumpSigned(OsidumpLocal):
+    """osidump with the manifest signed at export and checked at restore."""
+
+    name = "osidump (signed)"
+
+    def available(self, ctx: Context) -> str | None:
+        return _osidump_available() or _keygen(ctx)
+
+    def export_args(self, ctx: Context) -> list[str]:
+        return ["--sign-key", os.path.join(ctx.workdir, "bench-sign.key")]
+
+    def restore_args(self, ctx: Context) -> list[str]:
+        return ["--verify-key", os.path.join(ctx.workdir, "bench-sign.pub")]
+
+
+class OsidumpEncrypted(OsidumpLocal):
+    """osidump with every chunk and schema file age-encrypted (not signed, so
+    the row shows the encryption's cost alone)."""
+
+    name = "osidump (encrypted)"
+
+    def available(self, ctx: Context) -> str | None:
+        return _osidump_available() or _keygen(ctx, "--age")
+
+    def export_args(self, ctx: Context) -> list[str]:
+        return ["--encrypt-to-file", os.path.join(ctx.workdir, "bench-age.recipient")]
+
+    def restore_args(self, ctx: Context) -> list[str]:
+        return ["--identity", os.path.join(ctx.workdir, "bench-age.identity")]
 
 
 class OsidumpS3(OsidumpLocal):

@@ -14,6 +14,7 @@ from osidump.engine.export import Export, ExportProgress
 from .errors import handle_errors
 from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import ProgressLine, emit_json, human_bytes, human_seconds
+from .seal_options import ExportSealSettings, export_seal_options
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.I)
 
@@ -127,6 +128,7 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     "(killed, no manifest), clear it first. Never touches a complete dump or other files; "
     "make sure no other export is still writing there.",
 )
+@export_seal_options
 @s3_options
 @connection_options
 @click.pass_context
@@ -147,6 +149,7 @@ def export_command(
     events: bool | None,
     strip_definers: bool,
     replace_incomplete: bool,
+    seal: ExportSealSettings,
     s3: S3Settings,
     connection: ConnectionResolver,
 ) -> None:
@@ -157,7 +160,9 @@ def export_command(
       osidump export shop -o /backups/shop-$(date +%F)
       osidump export shop --tables orders,order_items -o ./emergency
       osidump export --all-databases -o s3://backups/nightly/$(date +%F)
+      osidump export shop --sign-key prod.key --encrypt-to-file recipients.txt -o ...
     """
+    sealing = seal.load()  # key files first: a bad one fails before anything is touched
     if not databases and not all_databases and connection.default_database:
         databases = (connection.default_database,)
     config = ExportConfig(
@@ -200,7 +205,7 @@ def export_command(
             threads=config.threads,
             consistency=config.consistency,
         )
-    job = Export(conn_config, config, storage, progress=progress)
+    job = Export(conn_config, config, storage, progress=progress, seal=sealing)
     with ProgressLine(render, enabled=None if not json_log else False):
         manifest = job.run()
     tables_n = sum(len(d.tables) for d in manifest.databases)
@@ -219,6 +224,8 @@ def export_command(
         "binlog_file": manifest.snapshot.binlog_file,
         "binlog_position": manifest.snapshot.binlog_position,
         "gtid": manifest.snapshot.gtid_executed,
+        "signed_by": sealing.signing_key.key_id if sealing.signing_key else None,
+        "encrypted_to": list(sealing.recipients.names) if sealing.recipients else [],
     }
     if json_log:
         emit_json("export.done", **summary)
@@ -231,3 +238,7 @@ def export_command(
         for db in manifest.databases:
             for left in db.left_out:
                 click.echo(f"  left out of {db.name}: {left}")
+        if sealing.signing_key is not None:
+            click.echo(f"signed by {sealing.signing_key.key_id}")
+        if sealing.recipients is not None:
+            click.echo(f"encrypted to {', '.join(sealing.recipients.names)}")

@@ -14,6 +14,7 @@ from osidump.engine.connection import connect, server_flavor
 from . import signals
 from .errors import handle_errors
 from .export_cmd import export_command
+from .keygen_cmd import keygen_command
 from .load_sql_cmd import load_sql_command
 from .options import (
     ConnectionResolver,
@@ -103,6 +104,7 @@ for _command in (
     drill_command,
     to_sql_command,
     load_sql_command,
+    keygen_command,
 ):
     cli.add_command(_command)
 

@@ -11,15 +11,16 @@ from osidump.engine.apply import Restore, RestoreProgress
 from osidump.engine.config import ON_EXISTING, RestoreConfig
 from osidump.engine.errors import IntegrityError
 from osidump.engine.inspect import describe, load_data_statement
-from osidump.engine.manifest import load_manifest
 from osidump.engine.replica import replica_setup_sql
 from osidump.engine.restore_plan import RestorePlan, plan_restore
+from osidump.engine.seal.opening import open_dump
 from osidump.engine.verify import verify_dump
 
 from .errors import handle_errors
 from .export_cmd import default_threads, plural, split_list
 from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import ProgressLine, emit_json, human_bytes, human_seconds
+from .seal_options import ReadKeySettings, read_key_options, seal_lines
 
 
 def _print_plan(plan: RestorePlan) -> None:
@@ -88,6 +89,7 @@ def _print_plan(plan: RestorePlan) -> None:
 @click.option("--no-events", is_flag=True, help="Do not create the dump's events.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@read_key_options
 @s3_options
 @connection_options
 @click.pass_context
@@ -108,6 +110,7 @@ def restore_command(
     no_events: bool,
     dry_run: bool,
     as_json: bool,
+    keys: ReadKeySettings,
     s3: S3Settings,
     connection: ConnectionResolver,
 ) -> None:
@@ -136,12 +139,18 @@ def restore_command(
         routines=not no_routines,
         events=not no_events,
     )
-    storage = s3.open(source)
-    manifest = load_manifest(storage)
-    plan = plan_restore(storage, manifest, config)
+    read_keys = keys.load()
+    # The signature is checked, and an encrypted dump's identity, before any
+    # schema file or chunk is read.
+    opened = open_dump(s3.open(source), read_keys, decrypt=True)
+    storage = opened.storage
+    json_log = as_json or (ctx.obj or {}).get("log_format") == "json"
+    if not json_log:
+        keys.note()
+    plan = plan_restore(storage, opened.manifest, config)
     if dry_run:
         if as_json:
-            click.echo(json.dumps(plan.summary(), indent=2))
+            click.echo(json.dumps({**plan.summary(), "seal": opened.seal_summary()}, indent=2))
         else:
             _print_plan(plan)
             click.echo("dry run: nothing was changed")
@@ -150,7 +159,6 @@ def restore_command(
     # app's database, which a restore onto a fresh server has yet to create.
     conn_config = replace(connection.config(), database=None)
     progress = RestoreProgress()
-    json_log = as_json or (ctx.obj or {}).get("log_format") == "json"
 
     def render(elapsed: float) -> str:
         p = progress
@@ -175,6 +183,7 @@ def restore_command(
         "chunks_skipped": result.chunks_skipped,
         "objects": result.objects,
         "notes": list(result.notes),
+        "seal": opened.seal_summary(),
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -200,18 +209,34 @@ def restore_command(
 @click.option(
     "--threads", "-j", type=int, default=2, show_default=True, help="Chunks read in parallel."
 )
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Also decrypt an encrypted dump and check its content (needs --identity); "
+    "without it and without an identity, only the stored bytes are checked.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@read_key_options
 @s3_options
 @handle_errors
-def verify_command(source: str, threads: int, as_json: bool, s3: S3Settings) -> None:
-    """Check every file of the dump at SOURCE against its manifest (no server needed)."""
+def verify_command(
+    source: str, threads: int, deep: bool, as_json: bool, keys: ReadKeySettings, s3: S3Settings
+) -> None:
+    """Check every file of the dump at SOURCE against its manifest (no server needed).
+
+    Every chunk is decompressed and checked; in an encrypted dump without
+    --identity, every stored object's size and sha256 instead."""
     storage = s3.open(source)
-    report = verify_dump(storage, threads=threads)
+    report = verify_dump(storage, threads=threads, keys=keys.load(), deep=deep)
+    if not as_json:
+        keys.note()
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "ok": report.ok,
+                    "depth": report.depth,
+                    "seal": report.seal,
                     "problems": report.problems,
                     "tables": [
                         {
@@ -246,10 +271,17 @@ def verify_command(source: str, threads: int, as_json: bool, s3: S3Settings) -> 
         )
     if not as_json:
         total = sum(t.rows for t in report.tables)
-        click.echo(
-            f"dump verified: {plural(len(report.tables), 'table')}, {plural(total, 'row')},"
-            " every checksum and statement checked"
-        )
+        if report.depth == "stored":
+            click.echo(
+                f"dump verified: {plural(len(report.tables), 'table')}, every stored object's "
+                "size and sha256 match the manifest (encrypted: pass --identity to check the "
+                "content too)"
+            )
+        else:
+            click.echo(
+                f"dump verified: {plural(len(report.tables), 'table')}, {plural(total, 'row')},"
+                " every checksum and statement checked"
+            )
 
 
 @click.command("inspect")
@@ -269,23 +301,40 @@ def verify_command(source: str, threads: int, as_json: bool, s3: S3Settings) -> 
     help="Print the CHANGE MASTER TO / CHANGE REPLICATION SOURCE TO statements that start "
     "a replica (restored from this dump) at the dump's snapshot; fill in the placeholders.",
 )
+@read_key_options
 @s3_options
 @handle_errors
 def inspect_command(
-    source: str, as_json: bool, load_table: str | None, replica_setup: bool, s3: S3Settings
+    source: str,
+    as_json: bool,
+    load_table: str | None,
+    replica_setup: bool,
+    keys: ReadKeySettings,
+    s3: S3Settings,
 ) -> None:
-    """Summarise the dump at SOURCE: when, from where, how consistent, what it holds."""
+    """Summarise the dump at SOURCE: when, from where, how consistent, what it holds.
+
+    Needs no key (an encrypted dump's manifest is plaintext); only the Laravel
+    migrations peek of an encrypted dump needs --identity."""
     storage = s3.open(source)
+    read_keys = keys.load()
     if load_table is not None:
-        click.echo(load_data_statement(storage, load_table))
+        opened = open_dump(storage, read_keys)  # the signature, with --verify-key
+        click.echo(load_data_statement(storage, load_table, opened.manifest))
+        if opened.encrypted:
+            click.echo(
+                "note: the chunks are age-encrypted: age -d -i IDENTITY CHUNK | zstd -dc | ...",
+                err=True,
+            )
         return
     if replica_setup:  # issue 13 item 4
-        click.echo(replica_setup_sql(load_manifest(storage)), nl=False)
+        click.echo(replica_setup_sql(open_dump(storage, read_keys).manifest), nl=False)
         return
-    info = describe(storage)
+    info = describe(storage, keys=read_keys)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
+    keys.note()
     c, pos = info["consistency"], info["snapshot_position"]
     click.echo(f"dump:        {info['location']}")
     click.echo(
@@ -303,6 +352,8 @@ def inspect_command(
         click.echo(f"position:    {where} gtid {pos['gtid'] or '-'}")
     else:
         click.echo("position:    none (binary log off on the source)")
+    for line in seal_lines(info["seal"]):
+        click.echo(f"seal:        {line}")
     for db in info["databases"]:
         click.echo(
             f"database {db['name']}: {plural(len(db['tables']), 'table')},"
@@ -330,3 +381,5 @@ def inspect_command(
                 f"{lv['last_batch']}: {lv['last_migration']}"
             )
             click.echo("  compare with `php artisan migrate:status` before restoring")
+    for note in info["notes"]:
+        click.echo(f"note: {note}")

@@ -21,6 +21,7 @@ from osidump.engine.retention import (
 from .errors import handle_errors
 from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import human_bytes
+from .seal_options import ReadKeySettings, read_key_options
 
 
 @click.command("list")
@@ -139,6 +140,7 @@ def prune_command(
     help="Keep the drill out of the binary log, so replicas never see it (needs SUPER).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@read_key_options
 @s3_options
 @connection_options
 @handle_errors
@@ -148,6 +150,7 @@ def drill_command(
     keep: bool,
     no_binlog: bool,
     as_json: bool,
+    keys: ReadKeySettings,
     s3: S3Settings,
     connection: ConnectionResolver,
 ) -> None:
@@ -165,7 +168,10 @@ def drill_command(
         threads=threads,
         keep=keep,
         binlog=not no_binlog,
+        keys=keys.load(),
     )
+    if not as_json:
+        keys.note()
     if as_json:
         click.echo(
             json.dumps(
@@ -176,6 +182,7 @@ def drill_command(
                     "rows": report.rows,
                     "seconds": round(report.seconds, 3),
                     "kept": report.kept,
+                    "authenticated": bool(keys.verify_key),
                     "problems": report.problems,
                 },
                 indent=2,

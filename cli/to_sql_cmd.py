@@ -14,6 +14,7 @@ from osidump.engine.to_sql import write_sql
 from .errors import handle_errors
 from .export_cmd import split_list
 from .options import S3Settings, s3_options
+from .seal_options import ReadKeySettings, read_key_options
 
 
 @click.command("to-sql")
@@ -23,6 +24,7 @@ from .options import S3Settings, s3_options
     "--database", "-d", "target_db", default=None, help="Name the database this in the script."
 )
 @click.option("--tables", "-t", multiple=True, help="Only these tables (names or db.table globs).")
+@read_key_options
 @s3_options
 @handle_errors
 def to_sql_command(
@@ -30,6 +32,7 @@ def to_sql_command(
     output: str | None,
     target_db: str | None,
     tables: tuple[str, ...],
+    keys: ReadKeySettings,
     s3: S3Settings,
 ) -> None:
     """Write the dump at SOURCE as one plain SQL script (every chunk verified).
@@ -43,10 +46,14 @@ def to_sql_command(
       osidump to-sql /backups/shop-2026-11-28 -d shop_copy -o shop.sql && gzip shop.sql
     """
     storage = s3.open(source)
+    read_keys = keys.load()
+    keys.note()  # on stderr: the script goes to stdout
     if output is None:
         out = sys.stdout.buffer
         try:
-            write_sql(storage, out.write, database=target_db, tables=split_list(tables))
+            write_sql(
+                storage, out.write, database=target_db, tables=split_list(tables), keys=read_keys
+            )
             out.flush()
         except BrokenPipeError:
             _reader_went_away()
@@ -55,7 +62,9 @@ def to_sql_command(
     partial = output + ".partial"
     try:
         with open(partial, "wb") as fh:
-            rows = write_sql(storage, fh.write, database=target_db, tables=split_list(tables))
+            rows = write_sql(
+                storage, fh.write, database=target_db, tables=split_list(tables), keys=read_keys
+            )
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(partial, output)

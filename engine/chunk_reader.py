@@ -9,12 +9,21 @@ block of memory, not a gigabyte). ``finish()`` after the last block compares
 both digests, both sizes and the row count with the manifest; restore commits a
 chunk's transaction only after that, so a damaged chunk commits nothing.
 
+An encrypted dump's chunk is one age file around the zstd frame: the stored
+bytes (the ciphertext) are hashed and bounded as they leave storage, then
+decrypted (``seal.plaintext``, when the storage is an encrypted dump's
+``KeyedStorage``), then decompressed. age authenticates every 64 KiB piece
+and the end of the file, so ``finish()`` after reading to the end proves the
+plaintext too; such a chunk has no plaintext digest in the manifest to compare.
+
 Consumers take the bytes as ``blocks()`` (version-2 chunks streamed into LOAD
 DATA: no row is ever held whole) or as ``lines()`` (version-1 statements, and
 version-2 rows turned into INSERTs), each line bounded.
 
 Memory: one compressed read (``READ_BYTES``), one decompressed block
-(``BLOCK_BYTES``) and, for ``lines()``, one line of at most ``max_line`` bytes.
+(``BLOCK_BYTES``) and, for ``lines()``, one line of at most ``max_line`` bytes;
+decrypting, plus the age reader (8 pieces of 256 KiB, a 128 KiB read-ahead) and
+one pump thread.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import zstandard
 
 from .errors import IntegrityError, ObjectNotFound, OsidumpError, StorageError
 from .manifest import ChunkEntry
+from .seal import plaintext
 from .storage import Storage
 
 READ_BYTES = 1 << 17  # compressed bytes per storage read
@@ -61,6 +71,9 @@ class _CountedSource:
             self.hash.update(data)
         return data
 
+    def close(self) -> None:
+        """Nothing: the ChunkStream closes the storage stream itself."""
+
 
 class ChunkStream:
     """One chunk's decompressed bytes, verified against its manifest entry."""
@@ -82,6 +95,7 @@ class ChunkStream:
         self._raw_hash = hashlib.sha256()
         self._source: _CountedSource | None = None
         self._stream: BinaryIO | None = None
+        self._plain: BinaryIO | None = None  # the decrypting reader, if encrypted
         self._finished = False
         self._open_line = 0  # bytes since the last newline
 
@@ -98,6 +112,10 @@ class ChunkStream:
         self.close()
 
     def close(self) -> None:
+        if self._plain is not None:
+            with contextlib.suppress(OSError):
+                self._plain.close()  # stops its pump thread first
+            self._plain = None
         if self._stream is not None:
             with contextlib.suppress(OSError):
                 self._stream.close()
@@ -116,8 +134,13 @@ class ChunkStream:
     def blocks(self) -> Iterator[bytes]:
         """Decompressed blocks of at most BLOCK_BYTES, in order."""
         source = self._open()
+        stored = cast(BinaryIO, source)
+        plain = plaintext(self.storage, stored, name=self.label)
+        decrypting = plain is not stored
+        if decrypting:
+            self._plain = plain
         reader = zstandard.ZstdDecompressor().stream_reader(
-            cast(BinaryIO, source), read_size=READ_BYTES, read_across_frames=False
+            plain, read_size=READ_BYTES, read_across_frames=False
         )
         limit = self.entry.raw_bytes
         while True:
@@ -130,10 +153,15 @@ class ChunkStream:
             self.raw_bytes += len(block)
             if self.raw_bytes > limit:
                 raise self.damaged("decompresses to more bytes than the manifest says")
-            self._raw_hash.update(block)
+            if self.entry.content_sha256 is not None:  # none recorded when encrypted
+                self._raw_hash.update(block)
             self._count(block)
             yield block
-        # Hash whatever follows the frame too: the digest covers the whole file.
+        # Hash whatever follows the frame too: the digest covers the whole file
+        # (and age authenticates its last piece only at the end).
+        if decrypting:
+            while plain.read(READ_BYTES):
+                pass
         while source.read(READ_BYTES):
             pass
         self._finished = True
@@ -194,7 +222,9 @@ class ChunkStream:
             raise self.damaged("was not read to the end")
         if self._source.count != e.stored_bytes or self._source.hash.hexdigest() != e.sha256:
             raise self.damaged("stored bytes do not match the manifest's sha256")
-        if self.raw_bytes != e.raw_bytes or self._raw_hash.hexdigest() != e.content_sha256:
+        if self.raw_bytes != e.raw_bytes or (
+            e.content_sha256 is not None and self._raw_hash.hexdigest() != e.content_sha256
+        ):
             raise self.damaged("decompressed content does not match the manifest's digest")
         if self._open_line:
             raise self.damaged("last row is incomplete")

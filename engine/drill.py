@@ -6,6 +6,9 @@ checked on the server: every table holds the manifest's row count and every
 view can be opened. The scratch databases are dropped afterwards unless
 ``keep`` is set, and also when the drill fails, so a failed drill leaves
 nothing behind.
+
+An encrypted dump needs its identity (``keys``), refused before any database
+is created; with verify keys the signature is checked first.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from .apply import run_restore
 from .config import ConnectionConfig, RestoreConfig
 from .connection import connect, execute, query_all, quote_ident
 from .errors import IntegrityError, OsidumpError
-from .manifest import load_manifest
 from .restore_plan import plan_restore
+from .seal import NO_KEYS, ReadKeys
+from .seal.opening import open_dump
 from .storage import Storage
 
 
@@ -44,8 +48,10 @@ def run_drill(
     threads: int = 2,
     keep: bool = False,
     binlog: bool = True,
+    keys: ReadKeys = NO_KEYS,
 ) -> DrillReport:
-    manifest = load_manifest(storage)
+    opened = open_dump(storage, keys, decrypt=True)
+    manifest, storage = opened.manifest, opened.storage
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
     report = DrillReport(kept=keep)
     started = time.monotonic()

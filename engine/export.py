@@ -11,9 +11,15 @@ One :class:`Export` run:
    first; each thread streams its ranges (rows formatted by the server for bulk
    load, ``rows.py``) through ``wire.stream_rows`` into ``ChunkFile``s,
    rolling to a new file every ``chunk_bytes``;
-6. writes ``manifest.json`` last. On any failure or cancel, workers stop at the
-   next statement, the connections are closed, files written so far are removed
-   (best effort) and no manifest is written: nothing looks complete.
+6. writes ``manifest.json`` last (with a signing key, its signature
+   ``manifest.json.sig`` just before it). On any failure or cancel, workers
+   stop at the next statement, the connections are closed, files written so far
+   are removed (best effort) and no manifest is written: nothing looks complete.
+
+Sealing (``ExportSeal``, docs/SECURITY.md): with recipients, every schema file
+and chunk is one age file and the manifest records the recipients, the
+ciphertext's digests and sizes, and no row values (no key bounds, no digest of
+the plaintext).
 
 Memory: each worker holds one batch of rows (``batch_bytes``, or one larger
 row) and one zstd compressor; the job list holds plans, not rows.
@@ -53,6 +59,7 @@ from .manifest import (
     ChunkEntry,
     ColumnEntry,
     DatabaseEntry,
+    Encryption,
     FileEntry,
     Manifest,
     TableEntry,
@@ -60,6 +67,7 @@ from .manifest import (
     table_dir,
 )
 from .rows import column_kind, select_sql
+from .seal import NO_SEAL, SIGNATURE_NAME, EncryptingStream, ExportSeal, sign_manifest
 from .snapshot import Snapshot, SnapshotCoordinator
 from .storage import Storage
 from .version import __version__
@@ -111,11 +119,13 @@ class Export:
         storage: Storage,
         *,
         progress: ExportProgress | None = None,
+        seal: ExportSeal = NO_SEAL,
     ):
         self.connection = connection
         self.config = config
         self.storage = storage
         self.progress = progress or ExportProgress()
+        self.seal = seal
         self._cancel = threading.Event()
         self._written: list[_Written] = []
         self._left_out: dict[str, list[str]] = {}
@@ -145,7 +155,12 @@ class Export:
             self._run_workers(snapshot, plans)
             manifest = self._manifest(started, snapshot, schemas, schema_entries)
             snapshot.close()  # every row is read: release the snapshot and the DDL guard now
-            self.storage.put(MANIFEST_NAME, manifest.to_json())
+            data = manifest.to_json()
+            if self.seal.signing_key is not None:
+                # Before the manifest, which stays the commit marker: a dump
+                # is never complete without its signature.
+                self.storage.put(SIGNATURE_NAME, sign_manifest(data, self.seal.signing_key))
+            self.storage.put(MANIFEST_NAME, data)
             return manifest
         except BaseException as exc:
             self._cancel.set()
@@ -235,8 +250,18 @@ class Export:
         }
         data = (json.dumps(doc, indent=1) + "\n").encode("utf-8")
         name = schema_file_name(schema.name)
-        self.storage.put(name, data)
-        return FileEntry(path=name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+        recipients = self.seal.recipients
+        if recipients is None:
+            self.storage.put(name, data)
+            return FileEntry(path=name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+        stream = EncryptingStream(self.storage.open_write(name), recipients, name=name)
+        try:
+            stream.write(data)
+            stream.commit()
+        except BaseException:
+            stream.abort()
+            raise
+        return FileEntry(path=name, sha256=stream.stored_sha256, bytes=stream.stored_bytes)
 
     def _run_workers(self, snapshot: Snapshot, plans: list[ChunkPlan]) -> None:
         pool: WorkerPool[Any, ChunkPlan] = WorkerPool(
@@ -296,7 +321,9 @@ class Export:
         path = (
             f"{table_dir(plan.table.schema, plan.table.name)}/{plan.ordinal:06d}-{part:04d}{suffix}"
         )
-        return ChunkFile(self.storage, path, level=self.config.compress_level)
+        return ChunkFile(
+            self.storage, path, level=self.config.compress_level, recipients=self.seal.recipients
+        )
 
     def _finish_chunk(self, plan: ChunkPlan, part: int, chunk: ChunkFile) -> None:
         stats = chunk.finish()
@@ -322,7 +349,7 @@ class Export:
                     by_table.get((schema.name, table.name), []),
                     key=lambda w: (w.plan.ordinal, w.part),
                 )
-                tables.append(_table_entry(table, written))
+                tables.append(_table_entry(table, written, bounds=self.seal.recipients is None))
             objs = schema.objects
             databases.append(
                 DatabaseEntry(
@@ -339,6 +366,7 @@ class Export:
                 )
             )
         cfg = self.config
+        recipients = self.seal.recipients
         return Manifest(
             tool_version=__version__,
             started_at=started,
@@ -363,6 +391,11 @@ class Export:
                 "storage": self.storage.settings(),  # S3 region/encryption/class; no secrets
             },
             databases=databases,
+            encryption=(
+                Encryption(scheme="age", recipients=list(recipients.names))
+                if recipients is not None
+                else None
+            ),
         )
 
     def _cleanup(self) -> None:
@@ -377,7 +410,8 @@ class Export:
             log.warning("could not clean up %s: %s", self.storage.describe(), exc.message)
 
 
-def _table_entry(table: Table, written: list[_Written]) -> TableEntry:
+def _table_entry(table: Table, written: list[_Written], *, bounds: bool) -> TableEntry:
+    """``bounds``: record each chunk's key range (key values: never when encrypted)."""
     chunks = [
         ChunkEntry(
             index=i,
@@ -387,8 +421,8 @@ def _table_entry(table: Table, written: list[_Written]) -> TableEntry:
             stored_bytes=w.stats.stored_bytes,
             sha256=w.stats.sha256,
             content_sha256=w.stats.content_sha256,
-            lower=list(w.plan.lower) if w.plan.lower is not None else None,
-            upper=list(w.plan.upper) if w.plan.upper is not None else None,
+            lower=list(w.plan.lower) if bounds and w.plan.lower is not None else None,
+            upper=list(w.plan.upper) if bounds and w.plan.upper is not None else None,
             max_row_bytes=w.stats.max_row_bytes,
         )
         for i, w in enumerate(written)
@@ -417,8 +451,9 @@ def run_export(
     *,
     progress: ExportProgress | None = None,
     on_start: Callable[[Export], None] | None = None,
+    seal: ExportSeal = NO_SEAL,
 ) -> Manifest:
-    job = Export(connection, config, storage, progress=progress)
+    job = Export(connection, config, storage, progress=progress, seal=seal)
     if on_start is not None:
         on_start(job)
     started = time.monotonic()

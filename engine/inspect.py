@@ -2,7 +2,10 @@
 
 When a database holds a Laravel ``migrations`` table, its last batch and last
 migration are read from the dump itself, so an operator can compare them with
-``php artisan migrate:status`` before restoring.
+``php artisan migrate:status`` before restoring. That peek reads chunks, so in
+an encrypted dump it needs the identity; without one it is skipped with a
+note, and everything else still comes from the (plaintext) manifest. With
+verify keys the signature is checked before anything else is read.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from .chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
 from .errors import ObjectNotFound, OsidumpError
 from .manifest import DatabaseEntry, Manifest, TableEntry, load_manifest
 from .restore_plan import DATA_SESSION
+from .seal import NO_KEYS, ReadKeys
+from .seal.opening import open_dump
 from .sql_chunk import parse_values
 from .storage import Storage
 from .tsv import LoadColumn, decode_row, load_data_sql
@@ -71,8 +76,10 @@ def laravel_migrations(
     return {"migrations": count, "last_batch": best[0], "last_migration": best[2]}
 
 
-def describe(storage: Storage, manifest: Manifest | None = None) -> dict[str, Any]:
-    m = manifest or load_manifest(storage)
+def describe(storage: Storage, *, keys: ReadKeys = NO_KEYS) -> dict[str, Any]:
+    opened = open_dump(storage, keys, decrypt=keys.identities is not None)
+    m, storage = opened.manifest, opened.storage
+    notes: list[str] = []
     databases = []
     for db in m.databases:
         tables = [
@@ -97,8 +104,13 @@ def describe(storage: Storage, manifest: Manifest | None = None) -> dict[str, An
             "rows": sum(t.rows for t in db.tables),
             "stored_bytes": sum(t.stored_bytes for t in db.tables),
         }
-        laravel = laravel_migrations(storage, db, m)
-        if laravel is not None:
+        if not opened.readable:
+            if any(t.name == "migrations" for t in db.tables):
+                notes.append(
+                    f"{db.name}: Laravel migrations not read: the dump is encrypted "
+                    "(pass --identity to read them)"
+                )
+        elif (laravel := laravel_migrations(storage, db, m)) is not None:
             info["laravel"] = laravel
         databases.append(info)
     s = m.snapshot
@@ -122,7 +134,9 @@ def describe(storage: Storage, manifest: Manifest | None = None) -> dict[str, An
             "gtid": s.gtid_executed,
         },
         "options": m.options,
+        "seal": opened.seal_summary(),
         "databases": databases,
+        "notes": notes,
     }
 
 
@@ -130,10 +144,11 @@ def to_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, indent=2)
 
 
-def load_data_statement(storage: Storage, name: str) -> str:
+def load_data_statement(storage: Storage, name: str, manifest: Manifest | None = None) -> str:
     """The LOAD DATA statement for one table's chunks, for the stock client
-    reading a chunk on standard input (docs/FORMAT.md)."""
-    manifest = load_manifest(storage)
+    reading a chunk on standard input (docs/FORMAT.md). ``manifest``: one
+    already loaded (and its signature checked)."""
+    manifest = manifest or load_manifest(storage)
     if manifest.encoding != "tsv":
         raise ObjectNotFound(
             "this is a version-1 dump: its chunks are SQL (zstd -dc CHUNK | mariadb DB)",

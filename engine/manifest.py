@@ -7,7 +7,13 @@ a newer ``format_version`` instead of guessing.
 
 Loading validates everything before any other file is opened: types, counts,
 and every path (``storage.validate_name``), so a damaged or hostile manifest
-cannot point osidump outside the dump.
+cannot point osidump outside the dump. With verify keys, the signature
+(``manifest.json.sig``, ``seal.signing``) is checked on the exact bytes read
+before they are even parsed.
+
+An encrypted dump (``encryption`` set: age recipients) records nothing taken
+from the rows in the clear: no key-range bounds and no digest of the plaintext
+(see docs/SECURITY.md); its digests and sizes are of the stored ciphertext.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from .errors import IncompleteDump, ManifestError, ObjectNotFound
+from .seal.signing import MAX_SIGNATURE_FILE, SIGNATURE_NAME, VerifyKey, verify_manifest
 from .storage import Storage, validate_name
 
 MANIFEST_NAME = "manifest.json"
@@ -31,6 +39,10 @@ CHUNK_SUFFIX = {1: ".sql.zst", 2: ".tsv.zst"}
 COLUMN_KINDS = ("number", "bit", "temporal", "text", "json", "binary", "other")
 MAX_ROW_LIMIT = 1 << 30  # no row can be larger than the server's largest packet
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+# An age X25519 recipient: "age1" and 58 Bech32 characters (pyrage checks the rest).
+_AGE_RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
+ENCRYPTION_SCHEMES = ("age",)
+MAX_RECIPIENTS = 64
 
 
 MAX_SEGMENT = 160
@@ -70,10 +82,11 @@ class ChunkEntry:
     rows: int
     raw_bytes: int  # decompressed size
     stored_bytes: int  # size of the stored (compressed) file
-    sha256: str  # of the stored bytes
-    content_sha256: str  # of the decompressed bytes
-    lower: list[Any] | None = None  # inclusive key bound, None = unbounded
-    upper: list[Any] | None = None  # exclusive key bound, None = unbounded
+    sha256: str  # of the stored bytes (the ciphertext, when encrypted)
+    content_sha256: str | None  # of the decompressed bytes; None when encrypted
+    # Key bounds (None = unbounded; always None when encrypted: they are row values)
+    lower: list[Any] | None = None  # inclusive key bound
+    upper: list[Any] | None = None  # exclusive key bound
     max_row_bytes: int | None = None  # longest row, newline included (version 2)
 
 
@@ -146,6 +159,15 @@ class SnapshotInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Encryption:
+    """How every chunk and schema file is encrypted: one age file each, to
+    these X25519 recipients (public keys, ``age1...``)."""
+
+    scheme: str  # "age"
+    recipients: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Manifest:
     tool_version: str
     started_at: str
@@ -159,6 +181,7 @@ class Manifest:
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
     status: str = "complete"
+    encryption: Encryption | None = None  # None: chunks and schema files are plaintext
 
     @property
     def encoding(self) -> str:
@@ -229,9 +252,21 @@ def _bound(raw: dict[str, Any], key: str, where: str) -> list[str] | None:
     return value
 
 
-def _chunk(raw: Any, where: str, version: int, position: int) -> ChunkEntry:
+def _content_digest(raw: dict[str, Any], where: str, encrypted: bool) -> str | None:
+    """The plaintext digest: required in a plaintext dump, absent in an
+    encrypted one (it would let a reader confirm a guess of a chunk's rows)."""
+    if encrypted:
+        if raw.get("content_sha256") is not None:
+            raise ManifestError(f"manifest field {where}.content_sha256 is set, but encrypted")
+        return None
+    return _hex64(_req(raw, "content_sha256", str, where), f"{where}.content_sha256")
+
+
+def _chunk(raw: Any, where: str, version: int, position: int, encrypted: bool) -> ChunkEntry:
     if not isinstance(raw, dict):
         raise ManifestError(f"manifest field {where} is not an object")
+    if encrypted and (raw.get("lower") is not None or raw.get("upper") is not None):
+        raise ManifestError(f"manifest field {where} has key bounds, which are null when encrypted")
     path = validate_name(_req(raw, "path", str, where))
     if not path.endswith(CHUNK_SUFFIX[version]):
         raise ManifestError(f"manifest names chunk {path} with the wrong file type")
@@ -242,7 +277,7 @@ def _chunk(raw: Any, where: str, version: int, position: int) -> ChunkEntry:
         raw_bytes=_count(raw, "raw_bytes", where),
         stored_bytes=_count(raw, "stored_bytes", where),
         sha256=_hex64(_req(raw, "sha256", str, where), f"{where}.sha256"),
-        content_sha256=_hex64(_req(raw, "content_sha256", str, where), f"{where}.content_sha256"),
+        content_sha256=_content_digest(raw, where, encrypted),
         lower=_bound(raw, "lower", where),
         upper=_bound(raw, "upper", where),
         max_row_bytes=_count(raw, "max_row_bytes", where) if version >= 2 else None,
@@ -281,7 +316,7 @@ def _identifier(value: str, where: str) -> str:
     return value
 
 
-def _table(raw: Any, where: str, version: int) -> TableEntry:
+def _table(raw: Any, where: str, version: int, encrypted: bool) -> TableEntry:
     name = _identifier(_req(raw, "name", str, where), f"{where}.name")
     where = f"{where}[{name}]"
     columns = [_column(c, f"{where}.columns", version) for c in _list(raw, "columns", where)]
@@ -291,7 +326,8 @@ def _table(raw: Any, where: str, version: int) -> TableEntry:
     if all(c.generated for c in columns):
         raise ManifestError(f"manifest field {where}.columns has no stored column")
     chunks = [
-        _chunk(c, f"{where}.chunks", version, i) for i, c in enumerate(_list(raw, "chunks", where))
+        _chunk(c, f"{where}.chunks", version, i, encrypted)
+        for i, c in enumerate(_list(raw, "chunks", where))
     ]
     key = _req(raw, "key", list, where)
     if not all(isinstance(k, str) and k in names for k in key):
@@ -309,11 +345,11 @@ def _names(raw: dict[str, Any], key: str, where: str) -> list[str]:
     return value
 
 
-def _database(raw: Any, version: int) -> DatabaseEntry:
+def _database(raw: Any, version: int, encrypted: bool) -> DatabaseEntry:
     name = _identifier(_req(raw, "name", str, "databases"), "databases.name")
     where = f"databases[{name}]"
     sf = _req(raw, "schema_file", dict, where)
-    tables = [_table(t, where, version) for t in _list(raw, "tables", where)]
+    tables = [_table(t, where, version, encrypted) for t in _list(raw, "tables", where)]
     if len({t.name for t in tables}) != len(tables):
         raise ManifestError(f"manifest lists a table of {name} twice")
     return DatabaseEntry(
@@ -350,6 +386,21 @@ def _options(raw: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def _encryption(raw: dict[str, Any]) -> Encryption | None:
+    value = raw.get("encryption")
+    if value is None:
+        return None
+    scheme = _req(value, "scheme", str, "encryption")
+    if scheme not in ENCRYPTION_SCHEMES:
+        raise ManifestError(f"manifest field encryption.scheme is unknown: {scheme[:20]!r}")
+    recipients = _list(value, "recipients", "encryption")
+    if not 1 <= len(recipients) <= MAX_RECIPIENTS or not all(
+        isinstance(r, str) and _AGE_RECIPIENT.match(r) for r in recipients
+    ):
+        raise ManifestError("manifest field encryption.recipients is not a list of age recipients")
+    return Encryption(scheme=scheme, recipients=list(recipients))
+
+
 def parse_manifest(data: bytes) -> Manifest:
     """Parse and validate manifest bytes; raises ManifestError on any problem."""
     try:
@@ -378,6 +429,8 @@ def parse_manifest(data: bytes) -> Manifest:
     session = _req(raw, "session", dict, "manifest")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in session.items()):
         raise ManifestError("manifest field session has the wrong type")
+    encryption = _encryption(raw)
+    encrypted = encryption is not None
     manifest = Manifest(
         tool_version=_req(raw, "tool_version", str, "manifest"),
         started_at=_time(raw, "started_at"),
@@ -396,8 +449,11 @@ def parse_manifest(data: bytes) -> Manifest:
         ),
         session=session,
         options=_options(raw),
-        databases=[_database(d, version) for d in _req(raw, "databases", list, "manifest")],
+        databases=[
+            _database(d, version, encrypted) for d in _req(raw, "databases", list, "manifest")
+        ],
         format_version=version,
+        encryption=encryption,
     )
     if len({d.name for d in manifest.databases}) != len(manifest.databases):
         raise ManifestError("manifest lists a database twice")
@@ -409,11 +465,14 @@ def parse_manifest(data: bytes) -> Manifest:
     return manifest
 
 
-def load_manifest(storage: Storage) -> Manifest:
+def load_manifest(storage: Storage, *, verify_keys: Sequence[VerifyKey] = ()) -> Manifest:
     """The validated manifest of the dump in ``storage``.
 
     No manifest means an export that never finished (or not a dump at all):
-    IncompleteDump, whatever else is there.
+    IncompleteDump, whatever else is there. With ``verify_keys``, the bytes
+    read must carry a signature by one of them (``manifest.json.sig``), checked
+    before they are parsed and before any other object of the dump is opened:
+    SignatureError (exit 5) for an unsigned or wrongly signed dump.
     """
     if not storage.exists(MANIFEST_NAME):
         if storage.list():
@@ -426,7 +485,21 @@ def load_manifest(storage: Storage) -> Manifest:
         raise ObjectNotFound(
             f"no dump at {storage.describe()}", hint="check the path or s3:// location"
         )
-    return parse_manifest(read_bounded(storage, MANIFEST_NAME, MAX_MANIFEST_BYTES))
+    data = read_bounded(storage, MANIFEST_NAME, MAX_MANIFEST_BYTES)
+    if verify_keys:
+        verify_manifest(data, read_signature(storage), verify_keys)
+    return parse_manifest(data)
+
+
+def read_signature(storage: Storage) -> bytes | None:
+    """The dump's ``manifest.json.sig``, or None if it has none. A file larger
+    than any signature is returned cut, for ``verify_manifest`` to refuse."""
+    try:
+        with storage.open_read(SIGNATURE_NAME) as stream:
+            data: bytes = stream.read(MAX_SIGNATURE_FILE + 1)
+            return data
+    except ObjectNotFound:
+        return None
 
 
 # Manifests and schema files are parsed whole, so their size bounds the memory

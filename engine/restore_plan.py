@@ -53,6 +53,7 @@ from .manifest import (
     TableEntry,
     read_bounded,
 )
+from .seal import decrypt_small
 from .storage import Storage
 from .tsv import LoadColumn
 
@@ -197,7 +198,8 @@ def hidden_name(prefix: str, dump_id: str, db: str, table: str) -> str:
 
 
 def _schema_doc(storage: Storage, manifest: Manifest, db: str) -> dict[str, Any]:
-    """The schema file of ``db``, checked against its digest and its shape."""
+    """The schema file of ``db``, checked against its digest and its shape
+    (the digest is of the stored bytes; an encrypted one is decrypted after)."""
     entry = manifest.database(db).schema_file
     try:
         data = read_bounded(storage, entry.path, MAX_SCHEMA_BYTES)
@@ -205,6 +207,9 @@ def _schema_doc(storage: Storage, manifest: Manifest, db: str) -> dict[str, Any]
         raise IntegrityError(f"schema file {entry.path} is missing from the dump") from exc
     if hashlib.sha256(data).hexdigest() != entry.sha256 or len(data) != entry.bytes:
         raise IntegrityError(f"schema file {entry.path} does not match the manifest's sha256")
+    if manifest.encryption is not None:
+        where = f"schema file {entry.path}"
+        data = decrypt_small(storage, data, name=where, limit=MAX_SCHEMA_BYTES)
     try:
         doc = json.loads(data)
     except RecursionError as exc:

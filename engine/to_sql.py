@@ -13,6 +13,9 @@ damaged dump never loads rows of an unverified chunk. Version-2 rows become
 INSERTs built from validated fields (``tsv.InsertBuilder``); version-1 lines
 pass the strict grammar first.
 
+An encrypted dump needs its identity (``keys``), refused at once without
+one; with verify keys the signature is checked before anything is read.
+
 Memory: one chunk stream and one statement, as for restore.
 """
 
@@ -23,8 +26,9 @@ from collections.abc import Callable
 from .chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
 from .config import RestoreConfig
 from .connection import quote_ident
-from .manifest import load_manifest
 from .restore_plan import ChunkJob, plan_restore
+from .seal import NO_KEYS, ReadKeys
+from .seal.opening import open_dump
 from .sql_chunk import HEADER, LineGrammar, count_rows
 from .storage import Storage
 from .tsv import InsertBuilder
@@ -41,9 +45,11 @@ def write_sql(
     *,
     database: str | None = None,
     tables: tuple[str, ...] = (),
+    keys: ReadKeys = NO_KEYS,
 ) -> int:
     """Write the dump to ``emit`` as SQL; returns the number of rows written."""
-    manifest = load_manifest(storage)
+    opened = open_dump(storage, keys, decrypt=True)
+    manifest, storage = opened.manifest, opened.storage
     config = RestoreConfig(database=database, tables=tables, defer_indexes=False)
     plan = plan_restore(storage, manifest, config)
     session = ", ".join(f"{name} = {_sql_string(value)}" for name, value in plan.session)

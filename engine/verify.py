@@ -7,21 +7,33 @@ bytes, digest of the decompressed content, sizes, row count, row lengths, and
 for version-1 chunks the INSERT grammar of every line. All problems are
 collected (not just the first), so the report names every damaged chunk.
 
+Sealed dumps (``seal.opening.open_dump``): with verify keys, the manifest's
+signature is checked before anything else is read. An encrypted dump is
+checked as above when an identity is given (``deep``: it must be); without
+one, every stored object (schema files and chunks) is read and matched
+against the manifest's size and sha256 of the ciphertext, which proves every
+byte intact without the key (``depth == "stored"``).
+
 Memory: ``threads`` chunk streams (``chunk_reader.py``); version-1 lines are
 held one at a time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-from .chunk_reader import V1_MAX_LINE, ChunkStream, verify_stream
+from .chunk_reader import READ_BYTES, V1_MAX_LINE, ChunkStream, verify_stream
 from .config import RestoreConfig
-from .errors import OsidumpError
-from .manifest import ChunkEntry, Manifest, TableEntry, load_manifest
+from .errors import IntegrityError, ObjectNotFound, OsidumpError
+from .manifest import ChunkEntry, Manifest, TableEntry
 from .restore_plan import plan_restore
+from .seal import NO_KEYS, ReadKeys
+from .seal.opening import open_dump
 from .sql_chunk import HEADER, LineGrammar, count_rows
 from .storage import Storage
 
@@ -45,6 +57,8 @@ class VerifyReport:
     manifest: Manifest
     tables: list[TableReport]
     problems: list[str]  # dump-level: schema files and their statements
+    depth: str = "content"  # "stored": encrypted, no identity: stored bytes only
+    seal: dict[str, Any] = field(default_factory=dict)  # OpenedDump.seal_summary()
 
     @property
     def ok(self) -> bool:
@@ -81,14 +95,52 @@ def check_chunk(
     stream.finish(rows=rows)
 
 
-def verify_dump(storage: Storage, *, threads: int = 2) -> VerifyReport:
-    manifest = load_manifest(storage)  # raises for missing / invalid manifests
+def check_stored(storage: Storage, path: str, size: int, sha256: str, label: str) -> None:
+    """Read one stored object to the end (never past ``size``) and match its
+    size and sha256 with the manifest's; raises IntegrityError."""
+    digest = hashlib.sha256()
+    count = 0
+    try:
+        with storage.open_read(path) as stream:
+            while block := stream.read(READ_BYTES):
+                count += len(block)
+                if count > size:
+                    raise IntegrityError(f"{label}: stored file is larger than the manifest says")
+                digest.update(block)
+    except ObjectNotFound as exc:
+        raise IntegrityError(f"{label}: file is missing") from exc
+    except IntegrityError as exc:  # a backend's own check (a local file that is not regular)
+        raise IntegrityError(f"{label}: {exc.message}") from exc
+    except OSError as exc:
+        raise IntegrityError(f"{label}: read failed: {exc}") from exc
+    if count != size or digest.hexdigest() != sha256:
+        raise IntegrityError(f"{label}: stored bytes do not match the manifest's sha256")
+
+
+def verify_dump(
+    storage: Storage, *, threads: int = 2, keys: ReadKeys = NO_KEYS, deep: bool = False
+) -> VerifyReport:
+    """Check the dump in ``storage``. ``deep``: an encrypted dump's content
+    must be checked too (an identity is required)."""
+    # Raises for a missing, invalid or (with verify keys) badly signed manifest.
+    opened = open_dump(storage, keys, decrypt=deep or keys.identities is not None)
+    manifest, storage = opened.manifest, opened.storage
     problems: list[str] = []
-    for db in manifest.databases:
-        try:
-            plan_restore(storage, manifest, RestoreConfig(source_databases=(db.name,)))
-        except OsidumpError as exc:
-            problems.append(f"{db.name}: {exc.message}")
+    check: Callable[[Storage, Manifest, str, TableEntry, ChunkEntry], None] = check_chunk
+    if opened.readable:
+        for db in manifest.databases:
+            try:
+                plan_restore(storage, manifest, RestoreConfig(source_databases=(db.name,)))
+            except OsidumpError as exc:
+                problems.append(f"{db.name}: {exc.message}")
+    else:
+        check = _check_stored_chunk
+        for db in manifest.databases:
+            f = db.schema_file
+            try:
+                check_stored(storage, f.path, f.bytes, f.sha256, f"schema file {f.path}")
+            except OsidumpError as exc:
+                problems.append(f"{db.name}: {exc.message}")
     reports: list[TableReport] = []
     jobs: list[tuple[TableReport, TableEntry, ChunkEntry]] = []
     for db in manifest.databases:
@@ -101,7 +153,7 @@ def verify_dump(storage: Storage, *, threads: int = 2) -> VerifyReport:
     def run(job: tuple[TableReport, TableEntry, ChunkEntry]) -> None:
         report, table, chunk = job
         try:
-            check_chunk(storage, manifest, report.database, table, chunk)
+            check(storage, manifest, report.database, table, chunk)
         except OsidumpError as exc:
             with lock:
                 report.problems.append(exc.message)
@@ -110,4 +162,17 @@ def verify_dump(storage: Storage, *, threads: int = 2) -> VerifyReport:
         list(pool.map(run, jobs))
     for r in reports:
         r.problems.sort()
-    return VerifyReport(manifest=manifest, tables=reports, problems=problems)
+    return VerifyReport(
+        manifest=manifest,
+        tables=reports,
+        problems=problems,
+        depth="content" if opened.readable else "stored",
+        seal=opened.seal_summary(),
+    )
+
+
+def _check_stored_chunk(
+    storage: Storage, manifest: Manifest, db: str, table: TableEntry, chunk: ChunkEntry
+) -> None:
+    label = f"{db}.{table.name} chunk {chunk.index} ({chunk.path})"
+    check_stored(storage, chunk.path, chunk.stored_bytes, chunk.sha256, label)
