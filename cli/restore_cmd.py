@@ -291,6 +291,11 @@ def inspect_command(source: str, as_json: bool, load_table: str | None, s3: S3Se
         click.echo(f"position:    {where} gtid {pos['gtid'] or '-'}")
     else:
         click.echo("position:    none (binary log off on the source)")
+    for f in info["row_filters"]:
+        which = "every table" if f["tables"] == "*" else f["tables"]
+        click.echo(f"rows:        only where {f['where']} ({which}; export --where)")
+    if info["no_data"]:
+        click.echo("rows:        none: schema and objects only (export --no-data)")
     for db in info["databases"]:
         click.echo(
             f"database {db['name']}: {plural(len(db['tables']), 'table')},"
