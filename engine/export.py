@@ -63,7 +63,7 @@ from .row_filter import conditions_for, probe
 from .rows import column_kind, select_sql
 from .snapshot import Snapshot, SnapshotCoordinator
 from .storage import Storage
-from .throttle import RateLimiter
+from .throttle import RateLimiter, Throttle
 from .version import __version__
 from .wire import stream_rows
 from .workers import WorkerPool
@@ -113,7 +113,7 @@ class Export:
         storage: Storage,
         *,
         progress: ExportProgress | None = None,
-        throttle: RateLimiter | None = None,
+        throttle: Throttle | None = None,
     ):
         self.connection = connection
         self.config = config
@@ -125,7 +125,7 @@ class Export:
         self._flavor = "mariadb"
         self._lock = threading.Lock()
         # --max-rate: one bucket for every worker (throttle.py).
-        self._throttle = throttle
+        self._throttle: Throttle | None = throttle
         if throttle is None and config.max_rate is not None:
             self._throttle = RateLimiter(config.max_rate, burst=config.batch_bytes)
 

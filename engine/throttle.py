@@ -21,6 +21,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+
+class Throttle(Protocol):
+    def take(self, n: int, *, cancelled: threading.Event | None = None) -> None: ...
 
 
 class RateLimiter:
