@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 from osidump.engine.apply import Restore, RestoreProgress
-from osidump.engine.config import ON_EXISTING, RestoreConfig
+from osidump.engine.config import INSERT_MODES, ON_EXISTING, RestoreConfig
 from osidump.engine.errors import IntegrityError
 from osidump.engine.inspect import describe, load_data_statement
 from osidump.engine.manifest import load_manifest
@@ -28,6 +28,11 @@ def _print_plan(plan: RestorePlan) -> None:
     for t in plan.tables:
         n = len(t.index_clauses)
         idx = f", then {n} index{'es' if n != 1 else ''}" if n else ""
+        if plan.mode == "schema":
+            click.echo(f"  table {t.label}: definition only{idx}")
+            continue
+        if plan.mode == "data":
+            idx = f", into the existing table (--insert-mode {t.insert_mode})"
         click.echo(
             f"  table {t.label}: {t.entry.rows:,} rows in {len(t.entry.chunks)} chunk(s), "
             f"{human_bytes(t.entry.stored_bytes)}{idx}"
@@ -85,6 +90,33 @@ def _print_plan(plan: RestorePlan) -> None:
     "--no-routines", is_flag=True, help="Do not create the dump's procedures and functions."
 )
 @click.option("--no-events", is_flag=True, help="Do not create the dump's events.")
+@click.option(
+    "--schema-only",
+    is_flag=True,
+    help="Tables (empty), indexes, foreign keys, views, triggers, routines, events; no rows.",
+)
+@click.option(
+    "--data-only",
+    is_flag=True,
+    help="Rows only, into the target's existing tables: their columns must be the dump's "
+    "(names and types) and they may have no triggers (see --allow-triggers). Existing rows "
+    "stay; one verified transaction per chunk; --resume continues after a stop.",
+)
+@click.option(
+    "--insert-mode",
+    type=click.Choice(INSERT_MODES),
+    default="error",
+    show_default=True,
+    help="With --data-only, a dumped row whose key is already in the table: error (the chunk "
+    "fails, nothing of it is kept), ignore (keep the existing row), replace (overwrite it). "
+    "Rows inserted, replaced and skipped are reported per table.",
+)
+@click.option(
+    "--allow-triggers",
+    is_flag=True,
+    help="With --data-only, load into tables that have triggers; they fire on every loaded "
+    "row and may change it or write elsewhere.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @s3_options
@@ -105,6 +137,10 @@ def restore_command(
     no_triggers: bool,
     no_routines: bool,
     no_events: bool,
+    schema_only: bool,
+    data_only: bool,
+    insert_mode: str,
+    allow_triggers: bool,
     dry_run: bool,
     as_json: bool,
     s3: S3Settings,
@@ -120,6 +156,7 @@ def restore_command(
       osidump restore /backups/shop-2026-11-28
       osidump restore /backups/shop-2026-11-28 --database shop_drill
       osidump restore ./emergency --tables orders --on-existing drop
+      osidump restore ./recent --data-only --insert-mode replace
     """
     config = RestoreConfig(
         tables=split_list(tables),
@@ -134,6 +171,10 @@ def restore_command(
         triggers=not no_triggers,
         routines=not no_routines,
         events=not no_events,
+        schema_only=schema_only,
+        data_only=data_only,
+        insert_mode=insert_mode,
+        allow_triggers=allow_triggers,
     )
     storage = s3.open(source)
     manifest = load_manifest(storage)
@@ -175,6 +216,11 @@ def restore_command(
         "objects": result.objects,
         "notes": list(result.notes),
     }
+    if result.table_rows:
+        summary["table_rows"] = [
+            {"table": r.table, "inserted": r.inserted, "replaced": r.replaced, "skipped": r.skipped}
+            for r in result.table_rows
+        ]
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     elif json_log:
@@ -185,11 +231,23 @@ def restore_command(
             if result.chunks_skipped
             else ""
         )
-        click.echo(
-            f"restored {plural(result.tables, 'table')}, {plural(result.rows, 'row')},"
-            f" {plural(result.objects, 'object')} into {', '.join(summary['databases'])}"
-            f"{resumed}; every chunk verified"
-        )
+        if plan.mode == "data":
+            click.echo(
+                f"loaded {plural(result.rows, 'row')} into"
+                f" {plural(result.tables, 'existing table')} of"
+                f" {', '.join(summary['databases'])}{resumed}; every chunk verified"
+            )
+            for r in result.table_rows:
+                click.echo(
+                    f"  {r.table}: {r.inserted:,} inserted, {r.replaced:,} replaced,"
+                    f" {r.skipped:,} skipped"
+                )
+        else:
+            click.echo(
+                f"restored {plural(result.tables, 'table')}, {plural(result.rows, 'row')},"
+                f" {plural(result.objects, 'object')} into {', '.join(summary['databases'])}"
+                f"{resumed}; every chunk verified"
+            )
         for note in result.notes:
             click.echo(f"note: {note}")
 
