@@ -114,9 +114,9 @@ def test_data_only_merges_into_live_tables_and_counts_per_table(
     want_clashing = dumped[:LIVE] if mode == "replace" else [
         (i, f"u{i}@example.com", "live") for i in range(1, LIVE + 1)]
     assert users[:LIVE] == want_clashing
-    assert users[LIVE:] == dumped[LIVE:] + [(9001, "only@target", "target only")]
+    assert users[LIVE:] == [*dumped[LIVE:], (9001, "only@target", "target only")]
     assert table(conn, dst, "orders") == table(conn, src, "orders")
-    assert sorted(table(conn, dst, "notes")) == sorted(table(conn, src, "notes") + [("target note",)])
+    assert sorted(table(conn, dst, "notes")) == sorted([*table(conn, src, "notes"), ("target note",)])
     # Definitions untouched, no machinery left, the foreign key still enforced.
     assert not [t for t in checksums(conn, dst) if t.startswith("osidump_")]
     with pytest.raises(Exception, match="foreign key constraint fails"):
@@ -171,7 +171,7 @@ def test_data_only_refuses_a_target_that_does_not_match(
 def test_data_only_refuses_tables_with_triggers_unless_allowed(
     server: Any, dump: Any, make_database: Any
 ) -> None:
-    conn, src, storage = dump
+    conn, _src, storage = dump
     dst = make_database()
     live_target(server, storage, dst)
     sql(conn, f"CREATE TRIGGER `{dst}`.users_bi BEFORE INSERT ON `{dst}`.users FOR EACH ROW"
@@ -252,7 +252,7 @@ def test_options_that_do_not_go_together(server: Any, dump: Any, tmp_path: Path)
     with pytest.raises(ConfigError, match="only with --data-only"):
         RestoreConfig(insert_mode="replace")
     # A --no-data dump has nothing to load.
-    conn, src, _storage = dump
+    _conn, src, _storage = dump
     schema = LocalStorage(str(tmp_path / "schema"))
     export(server.connection_config(), schema, src, no_data=True)
     with pytest.raises(ConfigError, match="holds no rows"):
@@ -260,7 +260,7 @@ def test_options_that_do_not_go_together(server: Any, dump: Any, tmp_path: Path)
 
 
 def test_cli_reports_rows_per_table_and_exit_9(server: Any, dump: Any, make_database: Any) -> None:
-    conn, _src, storage = dump
+    _conn, _src, storage = dump
     dst = make_database()
     live_target(server, storage, dst)
     args = ["restore", storage.root, "-d", dst, "-h", server.host, "-P", str(server.port),
