@@ -6,8 +6,9 @@ import os
 import sys
 
 import click
-from osidump.engine.errors import StorageError
-from osidump.engine.to_sql import write_sql
+from osidump.engine.errors import ConfigError, StorageError
+from osidump.engine.storage import LocalStorage
+from osidump.engine.to_sql import LOAD_FILE, write_sql, write_sql_files
 
 from .errors import handle_errors
 from .export_cmd import split_list
@@ -21,6 +22,15 @@ from .options import S3Settings, s3_options
     "--database", "-d", "target_db", default=None, help="Name the database this in the script."
 )
 @click.option("--tables", "-t", multiple=True, help="Only these tables (names or db.table globs).")
+@click.option(
+    "--per-table",
+    "per_table",
+    default=None,
+    metavar="DIR",
+    help="Write one .sql file per table (schema and rows) and one of views, triggers, "
+    f"routines and events per database into DIR (new or empty), then {LOAD_FILE}, which "
+    f"loads them in order: cd DIR && mysql < {LOAD_FILE}.",
+)
 @s3_options
 @handle_errors
 def to_sql_command(
@@ -28,6 +38,7 @@ def to_sql_command(
     output: str | None,
     target_db: str | None,
     tables: tuple[str, ...],
+    per_table: str | None,
     s3: S3Settings,
 ) -> None:
     """Write the dump at SOURCE as one plain SQL script (every chunk verified).
@@ -36,8 +47,21 @@ def to_sql_command(
     Examples:
       osidump to-sql /backups/shop-2026-11-28 | mysql
       osidump to-sql /backups/shop-2026-11-28 -d shop_copy -o shop.sql && gzip shop.sql
+      osidump to-sql /backups/shop-2026-11-28 --per-table ./shop-sql
     """
     storage = s3.open(source)
+    if per_table is not None:
+        if output is not None:
+            raise ConfigError("-o and --per-table exclude each other", hint="choose one")
+        written = write_sql_files(
+            storage, LocalStorage(per_table), database=target_db, tables=split_list(tables)
+        )
+        click.echo(
+            f"wrote {len(written.files):,} files to {per_table}: {written.rows:,} rows, every chunk"
+            f" verified; load with: cd {per_table} && mysql < {LOAD_FILE}",
+            err=True,
+        )
+        return
     if output is None:
         out = sys.stdout.buffer
         write_sql(storage, out.write, database=target_db, tables=split_list(tables))
