@@ -277,6 +277,10 @@ def export_command(
             f"rows, {human_bytes(stored)} stored) to {storage.describe()} "
             f"[consistency: {manifest.snapshot.consistency}]"
         )
+        if config.no_data:
+            click.echo("  schema and objects only (--no-data): no rows")
+        if config.filtered:
+            click.echo("  rows filtered by --where (recorded; osidump inspect shows it)")
         for db in manifest.databases:
             for left in db.left_out:
                 click.echo(f"  left out of {db.name}: {left}")

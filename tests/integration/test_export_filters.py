@@ -223,3 +223,16 @@ def test_max_rate_meters_every_row_byte_of_every_worker(
     assert len(fake.threads) == 2  # one bucket shared by both workers
     assert fake.now >= (raw - 65536) / rate  # the export was held to the rate
     assert manifest.options["max_rate"] == rate
+
+
+def test_max_rate_through_the_cli(server: Any, make_database: Any, tmp_path: Path) -> None:
+    src = make_database()
+    build(server.connect(), src)
+    base = ["-h", server.host, "-P", str(server.port), "-u", server.user]
+    out = tmp_path / "dump"
+    result = CliRunner().invoke(cli, ["export", src, "-o", str(out), "--max-rate", "50M", *base])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "manifest.json").read_text())["options"]["max_rate"] == 50 << 20
+    low = CliRunner().invoke(cli, ["export", src, "-o", str(tmp_path / "x"), "--max-rate", "1K",
+                                   *base])
+    assert low.exit_code == 2 and "too low" in low.output
