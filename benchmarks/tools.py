@@ -246,6 +246,9 @@ class LoadFloor(Tool):
     name = "floor (LOAD DATA)"
     checked = False
 
+    def out(self, ctx: Context) -> str:
+        return os.path.join(ctx.workdir, "load_floor")
+
     def available(self, ctx: Context) -> str | None:
         missing = [t for t in ("mariadb-dump", "mariadb", "xargs") if shutil.which(t) is None]
         return f"not installed: {', '.join(missing)}" if missing else None

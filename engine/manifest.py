@@ -441,8 +441,12 @@ def load_manifest(storage: Storage) -> Manifest:
     return parse_manifest(read_bounded(storage, MANIFEST_NAME, MAX_MANIFEST_BYTES))
 
 
-MAX_MANIFEST_BYTES = 256 << 20  # ~500,000 chunks: 30 TB of dump at the default chunk size
-MAX_SCHEMA_BYTES = 64 << 20
+# Manifests and schema files are parsed whole, so their size bounds the memory
+# a hostile one can take: 64 MiB is ~120,000 chunks (7 TB of rows at the
+# default chunk size; larger dumps want a larger --chunk-size), 16 MiB ~10,000
+# tables with their objects.
+MAX_MANIFEST_BYTES = 64 << 20
+MAX_SCHEMA_BYTES = 16 << 20
 
 
 def read_bounded(storage: Storage, name: str, limit: int) -> bytes:

@@ -77,7 +77,7 @@ def test_lock_mode_holds_with_four_workers_and_an_unlogged_writer(
         storage = LocalStorage(str(tmp_path / f"dump{run}"))
         with writer:
             manifest = export(second_server.connection_config(), storage, db, threads=4,
-                              consistency="lock", statement_bytes=4096)
+                              consistency="lock", batch_bytes=4096)
             moved = writer.count
         assert moved > 0 and sql(admin, "SHOW MASTER STATUS")[0][:2] == before  # none was logged
         assert manifest.snapshot.consistency == "lock" and manifest.snapshot.workers == 4

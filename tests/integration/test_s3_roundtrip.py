@@ -27,3 +27,20 @@ def test_export_to_s3_and_restore(server: Any, make_database: Any, any_s3: Any, 
     assert verify_dump(storage).ok
     restore(server.connection_config(), storage, database=dst)
     assert checksums(conn, dst) == checksums(conn, src)
+
+
+def test_s3_objects_are_private(server: Any, make_database: Any, moto_s3: Any, s3_bucket: str) -> None:
+    """A dump holds the database's data: no object gets an ACL of its own, so
+    every one stays private to the bucket owner (moto reports the grants)."""
+    src = make_database()
+    sql(server.connect(), f"CREATE TABLE `{src}`.t (id INT PRIMARY KEY)")
+    sql(server.connect(), f"INSERT INTO `{src}`.t VALUES (1), (2)")
+    storage = S3Storage(S3Config(bucket=s3_bucket, prefix="p", endpoint_url=moto_s3.endpoint_url))
+    export(server.connection_config(), storage, src)
+    client = moto_s3.client()
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    assert any(k.endswith("manifest.json") for k in keys)
+    for key in keys:
+        grants = client.get_object_acl(Bucket=s3_bucket, Key=key)["Grants"]
+        assert [g["Permission"] for g in grants] == ["FULL_CONTROL"], (key, grants)
+        assert all(g["Grantee"].get("Type") == "CanonicalUser" for g in grants)

@@ -147,7 +147,7 @@ def test_replace_incomplete_clears_only_an_unfinished_export_of_the_same_selecti
     out = tmp_path / "dump"
     args = osidump("export", db, "-o", str(out), "--chunk-size", "8M", *conn_args(server))
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(proc, lambda: len(list((out / "data").rglob("*.sql.zst"))) >= 1 if (out / "data").exists() else False,
+    wait_for(proc, lambda: len(list((out / "data").rglob("*.tsv.zst"))) >= 1 if (out / "data").exists() else False,
              "a chunk was committed")
     proc.kill()  # SIGKILL: nothing can clean up
     proc.communicate(timeout=60)

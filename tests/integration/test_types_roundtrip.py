@@ -111,3 +111,32 @@ def test_timestamps_do_not_shift_with_the_server_time_zone(
     assert sql(conn, f"SELECT UNIX_TIMESTAMP(t) FROM `{dst}`.ts ORDER BY id") == sql(
         conn, f"SELECT UNIX_TIMESTAMP(t) FROM `{src}`.ts ORDER BY id"
     )
+
+
+def test_zero_dates_text_only_types_and_odd_charsets_round_trip(
+    server: Any, make_database: Any, tmp_path: Any
+) -> None:
+    """Zero dates (kept as zero, not NULL or an error); MariaDB's UUID and
+    INET6, whose values have only a text form (a 16-byte binary string would
+    be read as INET6's binary form); SJIS/GBK text whose multi-byte characters
+    hold a backslash byte; UTF-16, whose code units hold tab and newline bytes."""
+    src, dst = make_database(), make_database()
+    conn = server.connect()
+    sql(conn, "SET SESSION sql_mode = ''")
+    sql(conn, f"USE `{src}`")
+    sql(conn, "CREATE TABLE z (id INT PRIMARY KEY, d DATE, dt DATETIME, u UUID, ip INET6,"
+              " sj VARCHAR(20) CHARACTER SET sjis, gb VARCHAR(20) CHARACTER SET gbk,"
+              " u16 VARCHAR(20) CHARACTER SET utf16)")
+    sql(conn, "INSERT INTO z VALUES (1, '0000-00-00', '0000-00-00 00:00:00',"
+              " '123e4567-e89b-12d3-a456-426614174000', '11:2:3:4:5:6:7:8',"
+              " _sjis X'955C5C945C', _gbk X'5C5C815C', _utf16 X'0A090909005C'),"
+              " (2, '2024-02-00', NULL, NULL, '::ffff:192.0.2.1', NULL, NULL, NULL)")
+    storage = LocalStorage(str(tmp_path / "dump"))
+    export(server.connection_config(), storage, src)
+    restore(server.connection_config(), storage, database=dst)
+    query = ("SELECT id, d, dt, CAST(u AS CHAR), CAST(ip AS CHAR), HEX(sj), HEX(gb), HEX(u16)"
+             " FROM `{}`.z ORDER BY id")
+    assert sql(conn, query.format(dst)) == sql(conn, query.format(src))
+    assert sql(conn, f"SELECT CAST(d AS CHAR), CAST(ip AS CHAR) FROM `{dst}`.z WHERE id = 1") == [
+        ("0000-00-00", "11:2:3:4:5:6:7:8")
+    ]
