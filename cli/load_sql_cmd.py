@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from typing import IO
 
 import click
+from osidump.engine.config import ConnectionConfig
 from osidump.engine.errors import ObjectNotFound
-from osidump.engine.load_sql import load_sql
+from osidump.engine.load_sql import LoadResult, load_sql
 
 from .errors import handle_errors
 from .options import ConnectionResolver, connection_options
@@ -20,22 +22,32 @@ from .options import ConnectionResolver, connection_options
     "-d",
     "target_db",
     default=None,
-    help="Create (if needed) and use this database first (for single-database dumps).",
+    help="Load into this database (created if needed, with the character set the script "
+    "states). A script that names another database (USE, CREATE DATABASE, db.table) is "
+    "refused before anything runs, unless --follow-use.",
+)
+@click.option(
+    "--follow-use",
+    is_flag=True,
+    help="With -d: start in that database, then follow the script's USE statements, "
+    "writing wherever the script says (as `mysql NAME < file` would).",
 )
 @connection_options
 @handle_errors
-def load_sql_command(file: str, target_db: str | None, connection: ConnectionResolver) -> None:
+def load_sql_command(
+    file: str, target_db: str | None, follow_use: bool, connection: ConnectionResolver
+) -> None:
     """Replay FILE, a plain, gzip or zstd mysqldump/mariadb-dump script ('-' for stdin).
 
     \b
     Examples:
       osidump load-sql /backups/shop_20261101.sql.gz -d shop_old
       zstd -dc dump.sql.zst | osidump load-sql - -d shop
+      osidump load-sql all-databases.sql.gz          # runs as written, like mysql < file
     """
     config = replace(connection.config(), database=None)
     if file == "-":
-        # Standard input's binary layer is a BufferedReader (peekable).
-        result = load_sql(config, sys.stdin.buffer, database=target_db)  # type: ignore[arg-type]
+        result = _load(config, sys.stdin.buffer, target_db, follow_use)
     else:
         try:
             fh = open(file, "rb")  # noqa: SIM115 - closed below
@@ -44,8 +56,23 @@ def load_sql_command(file: str, target_db: str | None, connection: ConnectionRes
                 f"cannot open {file}: {exc.strerror or exc}", hint="check the path"
             ) from exc
         with fh:
-            result = load_sql(config, fh, database=target_db)
+            result = _load(config, fh, target_db, follow_use)
+    where = ""
+    if result.database:
+        stated = " ".join(x for x in (result.charset, result.collation) if x)
+        where = f" into {result.database}"
+        if stated:
+            where += f" ({stated}, as the script states)"
+    if result.followed:
+        where += f", following USE into {', '.join(result.followed)}"
+    s = "" if result.statements == 1 else "s"
     click.echo(
-        f"ran {result.statements:,} statements ({result.bytes_read:,} bytes of SQL, "
+        f"ran {result.statements:,} statement{s}{where} ({result.bytes_read:,} bytes of SQL, "
         f"compression: {result.compression})"
     )
+
+
+def _load(
+    config: ConnectionConfig, fh: IO[bytes], target_db: str | None, follow_use: bool
+) -> LoadResult:
+    return load_sql(config, fh, database=target_db, follow_use=follow_use)

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import getpass
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -271,6 +272,13 @@ class ConnectionResolver:
 
     def _resolve(self) -> ConnectionConfig:
         if self.flags.get("password") == PROMPT:
+            if not _can_prompt():
+                # getpass would warn and read the password from standard input.
+                raise ConfigError(
+                    "-p asks for the password at a terminal, and there is none",
+                    hint="give it through OSIDUMP_PASSWORD, or password= under [client] in "
+                    "~/.my.cnf or a --defaults-file",
+                )
             password = click.prompt(
                 "Password", hide_input=True, default="", show_default=False, err=True
             )
@@ -298,6 +306,26 @@ class ConnectionResolver:
             ssl_mode=ssl_mode,
             ssl_ca=self.setting("ssl_ca"),
         )
+
+
+# click's own prompt, as imported; click's test runner swaps in one that reads
+# the runner's input, and then there is something to read from.
+_CLICK_HIDDEN_PROMPT = click.termui.hidden_prompt_func
+
+
+def _can_prompt() -> bool:
+    """Whether the hidden prompt has a terminal: getpass reads /dev/tty (the
+    controlling terminal, even when standard input is a pipe, as mysql does)
+    or a terminal on standard input; without either it warns and reads the
+    password from standard input."""
+    if click.termui.hidden_prompt_func is not _CLICK_HIDDEN_PROMPT:
+        return True
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return sys.stdin is not None and sys.stdin.isatty()
+    os.close(fd)
+    return True
 
 
 def _password_warning(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

@@ -12,6 +12,7 @@ from osidump.engine.config import INSERT_MODES, ON_EXISTING, RestoreConfig
 from osidump.engine.errors import IntegrityError
 from osidump.engine.inspect import describe, load_data_statement
 from osidump.engine.manifest import load_manifest
+from osidump.engine.replica import replica_setup_sql
 from osidump.engine.restore_plan import RestorePlan, plan_restore
 from osidump.engine.verify import verify_dump
 
@@ -320,13 +321,24 @@ def verify_command(source: str, threads: int, as_json: bool, s3: S3Settings) -> 
     help="Print the LOAD DATA statement that loads one of this table's chunks with the stock "
     "client (zstd -dc CHUNK | mariadb --local-infile=1 DB -e \"...\").",
 )
+@click.option(
+    "--replica-setup",
+    is_flag=True,
+    help="Print the CHANGE MASTER TO / CHANGE REPLICATION SOURCE TO statements that start "
+    "a replica (restored from this dump) at the dump's snapshot; fill in the placeholders.",
+)
 @s3_options
 @handle_errors
-def inspect_command(source: str, as_json: bool, load_table: str | None, s3: S3Settings) -> None:
+def inspect_command(
+    source: str, as_json: bool, load_table: str | None, replica_setup: bool, s3: S3Settings
+) -> None:
     """Summarise the dump at SOURCE: when, from where, how consistent, what it holds."""
     storage = s3.open(source)
     if load_table is not None:
         click.echo(load_data_statement(storage, load_table))
+        return
+    if replica_setup:  # issue 13 item 4
+        click.echo(replica_setup_sql(load_manifest(storage)), nl=False)
         return
     info = describe(storage)
     if as_json:

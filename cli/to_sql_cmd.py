@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from typing import NoReturn
 
 import click
 from osidump.engine.errors import ConfigError, StorageError
@@ -43,6 +45,9 @@ def to_sql_command(
 ) -> None:
     """Write the dump at SOURCE as one plain SQL script (every chunk verified).
 
+    If the reader of standard output stops early (`| head`), to-sql ends
+    quietly with status 141, as a command killed by SIGPIPE.
+
     \b
     Examples:
       osidump to-sql /backups/shop-2026-11-28 | mysql
@@ -64,8 +69,11 @@ def to_sql_command(
         return
     if output is None:
         out = sys.stdout.buffer
-        write_sql(storage, out.write, database=target_db, tables=split_list(tables))
-        out.flush()
+        try:
+            write_sql(storage, out.write, database=target_db, tables=split_list(tables))
+            out.flush()
+        except BrokenPipeError:
+            _reader_went_away()
         return
     # A file appears under its name only when complete: temp file, fsync, rename.
     partial = output + ".partial"
@@ -81,3 +89,13 @@ def to_sql_command(
         if os.path.exists(partial):
             os.unlink(partial)
     click.echo(f"wrote {output}: {rows:,} rows, every chunk verified", err=True)
+
+
+def _reader_went_away() -> NoReturn:
+    """Standard output's reader stopped (``to-sql DUMP | head``): end quietly
+    with status 141, as a command killed by SIGPIPE does. Standard output now
+    points at /dev/null, so Python's flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    sys.exit(128 + signal.SIGPIPE)
