@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 from osidump.engine.apply import Restore, RestoreProgress
-from osidump.engine.config import ON_EXISTING, RestoreConfig
+from osidump.engine.config import INSERT_MODES, ON_EXISTING, RestoreConfig
 from osidump.engine.errors import IntegrityError
 from osidump.engine.inspect import describe, load_data_statement
 from osidump.engine.replica import replica_setup_sql
@@ -30,6 +30,11 @@ def _print_plan(plan: RestorePlan) -> None:
     for t in plan.tables:
         n = len(t.index_clauses)
         idx = f", then {n} index{'es' if n != 1 else ''}" if n else ""
+        if plan.mode == "schema":
+            click.echo(f"  table {t.label}: definition only{idx}")
+            continue
+        if plan.mode == "data":
+            idx = f", into the existing table (--insert-mode {t.insert_mode})"
         click.echo(
             f"  table {t.label}: {t.entry.rows:,} rows in {len(t.entry.chunks)} chunk(s), "
             f"{human_bytes(t.entry.stored_bytes)}{idx}"
@@ -87,6 +92,33 @@ def _print_plan(plan: RestorePlan) -> None:
     "--no-routines", is_flag=True, help="Do not create the dump's procedures and functions."
 )
 @click.option("--no-events", is_flag=True, help="Do not create the dump's events.")
+@click.option(
+    "--schema-only",
+    is_flag=True,
+    help="Tables (empty), indexes, foreign keys, views, triggers, routines, events; no rows.",
+)
+@click.option(
+    "--data-only",
+    is_flag=True,
+    help="Rows only, into the target's existing tables: their columns must be the dump's "
+    "(names and types) and they may have no triggers (see --allow-triggers). Existing rows "
+    "stay; one verified transaction per chunk; --resume continues after a stop.",
+)
+@click.option(
+    "--insert-mode",
+    type=click.Choice(INSERT_MODES),
+    default="error",
+    show_default=True,
+    help="With --data-only, a dumped row whose key is already in the table: error (the chunk "
+    "fails, nothing of it is kept), ignore (keep the existing row), replace (overwrite it). "
+    "Rows inserted, replaced and skipped are reported per table.",
+)
+@click.option(
+    "--allow-triggers",
+    is_flag=True,
+    help="With --data-only, load into tables that have triggers; they fire on every loaded "
+    "row and may change it or write elsewhere.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @read_key_options
@@ -108,6 +140,10 @@ def restore_command(
     no_triggers: bool,
     no_routines: bool,
     no_events: bool,
+    schema_only: bool,
+    data_only: bool,
+    insert_mode: str,
+    allow_triggers: bool,
     dry_run: bool,
     as_json: bool,
     keys: ReadKeySettings,
@@ -124,6 +160,7 @@ def restore_command(
       osidump restore /backups/shop-2026-11-28
       osidump restore /backups/shop-2026-11-28 --database shop_drill
       osidump restore ./emergency --tables orders --on-existing drop
+      osidump restore ./recent --data-only --insert-mode replace
     """
     config = RestoreConfig(
         tables=split_list(tables),
@@ -138,6 +175,10 @@ def restore_command(
         triggers=not no_triggers,
         routines=not no_routines,
         events=not no_events,
+        schema_only=schema_only,
+        data_only=data_only,
+        insert_mode=insert_mode,
+        allow_triggers=allow_triggers,
     )
     read_keys = keys.load()
     # The signature is checked, and an encrypted dump's identity, before any
@@ -185,6 +226,11 @@ def restore_command(
         "notes": list(result.notes),
         "seal": opened.seal_summary(),
     }
+    if result.table_rows:
+        summary["table_rows"] = [
+            {"table": r.table, "inserted": r.inserted, "replaced": r.replaced, "skipped": r.skipped}
+            for r in result.table_rows
+        ]
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     elif json_log:
@@ -195,11 +241,23 @@ def restore_command(
             if result.chunks_skipped
             else ""
         )
-        click.echo(
-            f"restored {plural(result.tables, 'table')}, {plural(result.rows, 'row')},"
-            f" {plural(result.objects, 'object')} into {', '.join(summary['databases'])}"
-            f"{resumed}; every chunk verified"
-        )
+        if plan.mode == "data":
+            click.echo(
+                f"loaded {plural(result.rows, 'row')} into"
+                f" {plural(result.tables, 'existing table')} of"
+                f" {', '.join(summary['databases'])}{resumed}; every chunk verified"
+            )
+            for r in result.table_rows:
+                click.echo(
+                    f"  {r.table}: {r.inserted:,} inserted, {r.replaced:,} replaced,"
+                    f" {r.skipped:,} skipped"
+                )
+        else:
+            click.echo(
+                f"restored {plural(result.tables, 'table')}, {plural(result.rows, 'row')},"
+                f" {plural(result.objects, 'object')} into {', '.join(summary['databases'])}"
+                f"{resumed}; every chunk verified"
+            )
         for note in result.notes:
             click.echo(f"note: {note}")
 
@@ -354,6 +412,11 @@ def inspect_command(
         click.echo("position:    none (binary log off on the source)")
     for line in seal_lines(info["seal"]):
         click.echo(f"seal:        {line}")
+    for f in info["row_filters"]:
+        which = "every table" if f["tables"] == "*" else f["tables"]
+        click.echo(f"rows:        only where {f['where']} ({which}; export --where)")
+    if info["no_data"]:
+        click.echo("rows:        none: schema and objects only (export --no-data)")
     for db in info["databases"]:
         click.echo(
             f"database {db['name']}: {plural(len(db['tables']), 'table')},"

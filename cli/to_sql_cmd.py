@@ -8,8 +8,9 @@ import sys
 from typing import NoReturn
 
 import click
-from osidump.engine.errors import StorageError
-from osidump.engine.to_sql import write_sql
+from osidump.engine.errors import ConfigError, StorageError
+from osidump.engine.storage import LocalStorage
+from osidump.engine.to_sql import LOAD_FILE, write_sql, write_sql_files
 
 from .errors import handle_errors
 from .export_cmd import split_list
@@ -25,6 +26,15 @@ from .seal_options import ReadKeySettings, read_key_options
 )
 @click.option("--tables", "-t", multiple=True, help="Only these tables (names or db.table globs).")
 @read_key_options
+@click.option(
+    "--per-table",
+    "per_table",
+    default=None,
+    metavar="DIR",
+    help="Write one .sql file per table (schema and rows) and one of views, triggers, "
+    f"routines and events per database into DIR (new or empty), then {LOAD_FILE}, which "
+    f"loads them in order: cd DIR && mysql < {LOAD_FILE}.",
+)
 @s3_options
 @handle_errors
 def to_sql_command(
@@ -33,6 +43,7 @@ def to_sql_command(
     target_db: str | None,
     tables: tuple[str, ...],
     keys: ReadKeySettings,
+    per_table: str | None,
     s3: S3Settings,
 ) -> None:
     """Write the dump at SOURCE as one plain SQL script (every chunk verified).
@@ -44,10 +55,27 @@ def to_sql_command(
     Examples:
       osidump to-sql /backups/shop-2026-11-28 | mysql
       osidump to-sql /backups/shop-2026-11-28 -d shop_copy -o shop.sql && gzip shop.sql
+      osidump to-sql /backups/shop-2026-11-28 --per-table ./shop-sql
     """
     storage = s3.open(source)
     read_keys = keys.load()
     keys.note()  # on stderr: the script goes to stdout
+    if per_table is not None:
+        if output is not None:
+            raise ConfigError("-o and --per-table exclude each other", hint="choose one")
+        written = write_sql_files(
+            storage,
+            LocalStorage(per_table),
+            database=target_db,
+            tables=split_list(tables),
+            keys=read_keys,
+        )
+        click.echo(
+            f"wrote {len(written.files):,} files to {per_table}: {written.rows:,} rows, every chunk"
+            f" verified; load with: cd {per_table} && mysql < {LOAD_FILE}",
+            err=True,
+        )
+        return
     if output is None:
         out = sys.stdout.buffer
         try:

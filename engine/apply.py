@@ -25,6 +25,20 @@ loaded: until step 5 the target's tables are untouched, and the error says
 what was left and how to continue. No trigger can fire on a restored row:
 the shadows have none while they load.
 
+``--schema-only`` runs the same steps with no chunks. ``--data-only`` runs only
+step 3, straight into the target's existing tables (no shadow, no swap, no
+DDL but the progress table): each table must exist with the dump's columns
+(names and types; else exit 9 naming the first difference) and have no
+trigger (else exit 9, unless ``--allow-triggers``: a trigger would fire on
+every loaded row and could change it). Existing rows stay; a loaded row whose
+key exists fails its chunk (``--insert-mode error``), is skipped (``ignore``)
+or replaces the existing row (``replace``). Each chunk is still one verified
+transaction with its progress marker, so a stop keeps the chunks committed
+so far and ``--resume`` loads exactly the rest. These loads run with
+foreign_key_checks off (chunks load in any order, and REPLACE must not
+cascade a delete into child tables) and unique_checks on (the target's own
+rows are not known to be unique against the dump's).
+
 Resume: progress markers live in ``osidump_restore_progress`` in each target
 database, keyed by the dump's id (sha256 of its manifest); each chunk's
 marker commits in the chunk's own transaction, so ``--resume`` skips exactly
@@ -45,7 +59,7 @@ from typing import Any
 
 import pymysql
 
-from .bulk_load import LOCAL_INFILE_REFUSED, ChunkLoader, first_warning
+from .bulk_load import LOCAL_INFILE_REFUSED, ChunkLoader, Loaded, first_warning
 from .catalog import SchemaObject, read_table, show_create_object
 from .config import ConnectionConfig, RestoreConfig
 from .connection import connect, execute, query_all, quote_ident, server_flavor
@@ -54,6 +68,7 @@ from .errors import (
     ConnectionLost,
     IntegrityError,
     Interrupted,
+    ObjectNotFound,
     OsidumpError,
     PrivilegeError,
     ServerError,
@@ -79,6 +94,7 @@ CHUNK_ATTEMPTS = 5  # per chunk, for deadlocks and lock wait timeouts
 # 10.11's empty-table bulk path (taken only with both off) failed large LOAD
 # DATA commits with "Got error 1" (docs/FORMAT.md).
 LOAD_CHECKS = "SET SESSION unique_checks = 0, foreign_key_checks = 1"
+DIRECT_LOAD_CHECKS = "SET SESSION unique_checks = 1, foreign_key_checks = 0"
 # A slow storage read must not make the server give up on a LOCAL INFILE
 # transfer; a swap may wait behind the application's transactions, but not
 # for a year (the server's default).
@@ -106,6 +122,16 @@ class RestoreProgress:
             self.chunks_skipped += skipped
 
 
+@dataclass
+class TableRows:
+    """``--data-only``: what the chunks loaded in this run did to one table."""
+
+    table: str
+    inserted: int = 0
+    replaced: int = 0  # existing rows REPLACE deleted for a dumped row
+    skipped: int = 0  # dumped rows IGNOREd because their key exists
+
+
 @dataclass(frozen=True)
 class RestoreResult:
     tables: int
@@ -114,6 +140,7 @@ class RestoreResult:
     chunks_skipped: int
     objects: int
     notes: tuple[str, ...] = ()
+    table_rows: tuple[TableRows, ...] = ()  # --data-only, per table
 
 
 @dataclass
@@ -179,6 +206,9 @@ class Restore:
         self._kept_definitions: dict[str, CreateTable] = {}
         self._kept_triggers: list[ObjectPlan] = []
         self._server: tuple[str, str] = ("mariadb", "")
+        self._direct = plan.mode == "data"
+        self._states: dict[str, _DatabaseState] = {}
+        self._table_rows = {t.label: TableRows(t.label) for t in plan.tables}
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -197,6 +227,7 @@ class Restore:
             _session(conn, p, binlog=self.config.binlog)
             self.progress.phase = "schema"
             states = self._look(conn)
+            self._states = states
             self._phase = "creating the shadow tables"
             self._prepare(conn, states)
             self._phase = "loading the data"
@@ -210,6 +241,8 @@ class Restore:
             # This connection sat idle through the load, which can outlast the
             # server's wait_timeout: open a new one with the same session if so.
             conn = self._alive(conn)
+            if self._direct:
+                return self._finish_direct(conn, jobs, skipped)
             self._phase = "building indexes"
             self.progress.phase = "indexes"
             self._indexes(conn, states)
@@ -250,8 +283,32 @@ class Restore:
             with contextlib.suppress(Exception):
                 conn.close()
 
+    def _finish_direct(self, conn: Any, jobs: list[ChunkJob], skipped: int) -> RestoreResult:
+        for db in self.plan.databases:
+            execute(
+                conn,
+                f"DROP TABLE IF EXISTS {quote_ident(db.target)}.{PROGRESS_TABLE}",
+                context="removing the restore progress table",
+            )
+        self.progress.phase = "done"
+        return RestoreResult(
+            tables=len(self.plan.tables),
+            rows=sum(j.chunk.rows for j in jobs),
+            chunks_loaded=len(jobs),
+            chunks_skipped=skipped,
+            objects=0,
+            notes=tuple(self._notes),
+            table_rows=tuple(self._table_rows.values()),
+        )
+
     def _how_to_continue(self, states: dict[str, _DatabaseState]) -> str:
         dbs = ", ".join(sorted(states)) or "the target"
+        if self._direct:
+            return (
+                f"the chunks committed so far are in the tables of {dbs} (each whole, none"
+                " twice): re-run the same command with --resume to load the rest, or drop"
+                f" {PROGRESS_TABLE} there to give up (the loaded rows stay)"
+            )
         if not self._swapped:
             return (
                 f"the target's tables were not touched; the rows loaded so far wait in"
@@ -323,7 +380,8 @@ class Restore:
                     )
                 if self.config.resume and ids and ids != {p.dump_id}:
                     raise TargetExists(
-                        f"{db.target} holds an unfinished restore of a different dump",
+                        f"{db.target} holds an unfinished restore of a different dump (or of"
+                        " this one with or without --schema-only/--data-only)",
                         hint="resume it with its own dump, or --on-existing drop to start over",
                     )
                 if self.config.resume:
@@ -331,6 +389,9 @@ class Restore:
                     state.done = {self._item(db.target, str(r[1])) for r in rows}
             states[db.target] = state
             mine = [t for t in p.tables if t.target_db == db.target]
+            if self._direct:
+                self._check_direct_target(conn, db.target, exists, tables, mine)
+                continue
             swapped = self._item(db.target, "swap") in state.done
             if self.config.on_existing == "truncate" and not swapped:
                 for t in mine:
@@ -352,9 +413,57 @@ class Restore:
                 self._refuse_existing_objects(conn, db.target, objects)
         return states
 
-    def _keep_definition(self, conn: Any, t: TablePlan) -> None:
-        """``truncate``: the target's definition is kept; its columns must be
-        the dump's, or rows would land in the wrong columns or be converted."""
+    def _check_direct_target(
+        self,
+        conn: Any,
+        db: str,
+        exists: bool,
+        tables: dict[str, str],
+        mine: list[TablePlan],
+    ) -> None:
+        """``--data-only``: every table exists, matches the dump's columns and
+        has no trigger that would fire on the loaded rows."""
+        for t in mine:
+            if not exists or t.entry.name not in tables:
+                raise ObjectNotFound(
+                    f"{t.label} does not exist in the target (--data-only loads into existing"
+                    " tables)",
+                    hint="restore without --data-only to create it, or --schema-only first",
+                )
+            if tables[t.entry.name] != "BASE TABLE":
+                raise TargetExists(f"{t.label} exists and is not a table")
+            self._same_columns(
+                conn, t, hint="--data-only needs the dump's columns; restore with --on-existing"
+                " drop to replace the table instead"
+            )
+        names = [t.entry.name for t in mine]
+        if not names:
+            return
+        marks = ", ".join(["%s"] * len(names))
+        found = query_all(
+            conn,
+            "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS"
+            f" WHERE EVENT_OBJECT_SCHEMA = %s AND EVENT_OBJECT_TABLE IN ({marks})"
+            " ORDER BY EVENT_OBJECT_TABLE, TRIGGER_NAME",
+            (db, *names),
+            context=f"reading triggers of {db}",
+        )
+        fired = [f"{db}.{_names([(r[0],)])[0]} ({_names([(r[1],)])[0]})" for r in found]
+        if fired and not self.config.allow_triggers:
+            raise TargetExists(
+                f"{fired[0]} has a trigger, which would fire on every loaded row"
+                f"{f' ({len(fired)} triggers in all)' if len(fired) > 1 else ''}",
+                hint="restore into a copy without triggers, drop them for the load, or pass"
+                " --allow-triggers to let them fire (rows may then differ from the dump)",
+            )
+        if fired:
+            self._notes.append(
+                "--allow-triggers: these triggers fired on the loaded rows: " + ", ".join(fired)
+            )
+
+    def _same_columns(self, conn: Any, t: TablePlan, *, hint: str) -> Any:
+        """The target's table, if its stored columns are the dump's (names and
+        types); else TargetExists naming the first difference."""
         current = read_table(conn, t.target_db, t.entry.name)
         have = {c.name: c.column_type for c in current.columns if not c.generated}
         want = {c.name: c.type for c in t.entry.columns if not c.generated}
@@ -364,8 +473,16 @@ class Restore:
             where = "target" if have.get(name) == ctype else "dump"
             raise TargetExists(
                 f"{t.label} does not match the dump: column {name} {ctype} is only in the {where}",
-                hint="use --on-existing drop to replace the table's definition too",
+                hint=hint,
             )
+        return current
+
+    def _keep_definition(self, conn: Any, t: TablePlan) -> None:
+        """``truncate``: the target's definition is kept; its columns must be
+        the dump's, or rows would land in the wrong columns or be converted."""
+        current = self._same_columns(
+            conn, t, hint="use --on-existing drop to replace the table's definition too"
+        )
         create = parse_create_table(current.create_sql, name=t.entry.name, refused=frozenset())
         self._kept_definitions[t.label] = create
         dumped = {
@@ -424,7 +541,8 @@ class Restore:
             q = quote_ident(db.target)
             if not state.exists:
                 self._created.add(db.target)
-            execute(conn, db.create_sql, context=f"creating database {db.target}")
+            if not self._direct:  # --data-only: the database exists (checked), no DDL
+                execute(conn, db.create_sql, context=f"creating database {db.target}")
             if PROGRESS_TABLE in state.tables and not state.resuming:
                 execute(conn, f"DROP TABLE {q}.{PROGRESS_TABLE}", context="starting over")
             execute(
@@ -437,7 +555,7 @@ class Restore:
             )
             conn.select_db(db.target)
             for t in self.plan.tables:
-                if t.target_db != db.target:
+                if t.target_db != db.target or t.direct:
                     continue
                 if self._item(db.target, f"table:{t.entry.name}") in state.done:
                     continue
@@ -483,7 +601,8 @@ class Restore:
         def start(_index: int) -> Any:
             conn = connect(self.connection, autocommit=True, local_infile=True)
             _session(conn, self.plan, binlog=self.config.binlog)
-            execute(conn, LOAD_CHECKS, context="setting up the restore session")
+            checks = DIRECT_LOAD_CHECKS if self._direct else LOAD_CHECKS
+            execute(conn, checks, context="setting up the restore session")
             execute(conn, LOAD_TIMEOUTS, context="setting up the restore session")
             return conn
 
@@ -531,16 +650,17 @@ class Restore:
         try:
             if self._cancel.is_set():
                 raise Interrupted("restore cancelled")
-            loaded = self._loader.load(conn, job)
-            if loaded.warnings:
-                raise ServerError(
-                    f"{job.label}: the server changed values while loading"
-                    f" ({loaded.warnings} warning{'s' if loaded.warnings != 1 else ''}, first:"
-                    f" {first_warning(conn)}); nothing of the chunk was kept",
-                    hint="the target's column types or character sets differ from the"
-                    " source's; restore into a new database to compare",
-                )
-            if loaded.rows != job.chunk.rows:
+            try:
+                loaded = self._loader.load(conn, job)
+            except ServerError as exc:
+                if job.table.direct and exc.code == 1062:  # INSERT fallback, --insert-mode error
+                    raise self._clash(job, "rows", exc.message) from exc
+                raise
+            if job.table.direct:
+                self._check_direct(conn, job, loaded)
+            elif loaded.warnings:
+                self._changed_values(conn, job, loaded.warnings)
+            elif loaded.rows != job.chunk.rows:
                 raise IntegrityError(
                     f"{job.label}: the server took {loaded.rows} rows, the chunk holds"
                     f" {job.chunk.rows} (duplicate keys in the chunk?)",
@@ -552,7 +672,52 @@ class Restore:
             with contextlib.suppress(Exception):
                 conn.rollback()
             raise
+        if job.table.direct:
+            with self._loader_lock:
+                counts = self._table_rows[job.table.label]
+                counts.skipped += loaded.skipped
+                counts.replaced += loaded.deleted
+                counts.inserted += max(job.chunk.rows - loaded.skipped - loaded.deleted, 0)
         self.progress.add(rows=job.chunk.rows, stored=job.chunk.stored_bytes, chunks=1)
+
+    def _clash(self, job: ChunkJob, what: str, first: str) -> TargetExists:
+        return TargetExists(
+            f"{job.label}: {what} have keys already in {job.table.label} (first: {first});"
+            " nothing of the chunk was kept",
+            hint="--insert-mode ignore keeps the existing rows, replace overwrites them; "
+            + self._how_to_continue(self._states),
+        )
+
+    @staticmethod
+    def _changed_values(conn: Any, job: ChunkJob, warnings: int) -> None:
+        raise ServerError(
+            f"{job.label}: the server changed values while loading"
+            f" ({warnings} warning{'s' if warnings != 1 else ''}, first:"
+            f" {first_warning(conn)}); nothing of the chunk was kept",
+            hint="the target's column types or character sets differ from the"
+            " source's; restore into a new database to compare",
+        )
+
+    def _check_direct(self, conn: Any, job: ChunkJob, loaded: Loaded) -> None:
+        """``--data-only``: the server's counts account for every row of the
+        chunk: read (records), skipped (ignore; each with its duplicate-key
+        warning) and inserted, plus the rows REPLACE deleted. Any other
+        warning means a changed value: the chunk fails."""
+        mode = job.table.insert_mode
+        rows = job.chunk.rows
+        if loaded.skipped and mode == "error":
+            raise self._clash(job, f"{loaded.skipped} of its rows", first_warning(conn))
+        if loaded.warnings > loaded.skipped:
+            self._changed_values(conn, job, loaded.warnings - loaded.skipped)
+        expected = loaded.records - loaded.skipped + loaded.deleted
+        if loaded.records != rows or loaded.rows != expected or (
+            mode != "replace" and loaded.deleted
+        ):
+            raise IntegrityError(
+                f"{job.label}: the server read {loaded.records} rows of {rows}, affected"
+                f" {loaded.rows} (skipped {loaded.skipped}, replaced {loaded.deleted})",
+                hint="the dump is damaged or was altered; nothing of the chunk was kept",
+            )
 
     # --- 4. indexes ------------------------------------------------------------------
 

@@ -9,9 +9,13 @@ caller's transaction.
 - Version 1: each line checked against the strict INSERT grammar
   (``sql_chunk.LineGrammar``) before it runs.
 
-Every path returns the rows the server took and the warnings it raised; the
-caller commits only if the chunk verified, the counts match and no warning
-was raised (LOAD DATA LOCAL turns data errors into warnings). When the server
+Every path returns the rows the server took and the warnings it raised, and
+what its OK packet's info says: rows read, existing rows deleted (replace)
+and rows skipped (ignore, or a duplicate key under LOAD DATA LOCAL, which
+skips with a warning); the caller commits only if the chunk verified and these
+account for every row of the chunk (``apply.py``). A restore loads into its
+shadow tables, or with ``--data-only`` straight into the target's tables
+(``TablePlan.load_table``), under its ``--insert-mode``. When the server
 refuses part of a chunk, the rest of the chunk is still read and checked, so
 a damaged chunk is reported as damage (exit 5), whatever the server said.
 
@@ -21,6 +25,7 @@ Memory: the ChunkStream's blocks; one INSERT statement or version-1 line.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,12 +35,11 @@ from pymysql.constants import COMMAND
 from pymysql.protocol import OKPacketWrapper
 
 from .chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
-from .connection import quote_ident
 from .errors import ConnectionLost, IntegrityError, ServerError, from_server_error
 from .restore_plan import ChunkJob
-from .sql_chunk import HEADER, LineGrammar, count_rows
+from .sql_chunk import HEADER, LineGrammar, count_rows, insert_prefix
 from .storage import Storage
-from .tsv import InsertBuilder, load_data_sql
+from .tsv import INSERT_VERB, InsertBuilder, load_data_sql
 
 PACKET_BYTES = 1 << 20  # LOCAL INFILE data packets (the protocol allows 16 MiB)
 # The target refuses LOAD DATA LOCAL: MariaDB/MySQL "command not allowed" and
@@ -45,11 +49,51 @@ LOCAL_INFILE_REFUSED = frozenset({1148, 3948, 2068})
 
 @dataclass
 class Loaded:
+    """What the server did with a chunk: ``rows`` affected, ``warnings``, and
+    from its info message ``records`` read, ``deleted`` (existing rows that
+    REPLACE removed) and ``skipped`` (rows IGNORE or LOCAL left out)."""
+
     rows: int
     warnings: int
+    records: int = 0
+    deleted: int = 0
+    skipped: int = 0
+
+    def add(self, other: Loaded) -> None:
+        self.rows += other.rows
+        self.warnings += other.warnings
+        self.records += other.records
+        self.deleted += other.deleted
+        self.skipped += other.skipped
 
 
-def load_local(conn: Any, sql: str, blocks: Iterable[bytes], *, context: str) -> Loaded:
+# "Records: 3  Deleted: 0  Skipped: 1  Warnings: 1" (LOAD DATA) and
+# "Records: 2  Duplicates: 1  Warnings: 1" (a multi-row INSERT/REPLACE).
+_INFO = re.compile(rb"Records: (\d+)\s+(Deleted|Duplicates): (\d+)(?:\s+Skipped: (\d+))?")
+
+
+def _counted(affected: int, warnings: int, info: bytes, *, rows: int, insert_mode: str) -> Loaded:
+    """A statement's outcome from its affected rows and info message. A
+    single-row INSERT has no info; then REPLACE's extra affected rows are the
+    deleted ones and an IGNOREd row is the one not affected."""
+    found = _INFO.search(info or b"")
+    if found is None:
+        records = rows
+        deleted = max(affected - rows, 0) if insert_mode == "replace" else 0
+        skipped = max(rows - affected, 0) if insert_mode == "ignore" else 0
+    elif found.group(2) == b"Deleted":
+        records, deleted = int(found.group(1)), int(found.group(3))
+        skipped = int(found.group(4) or 0)
+    else:
+        records, duplicates = int(found.group(1)), int(found.group(3))
+        deleted = duplicates if insert_mode == "replace" else 0
+        skipped = duplicates if insert_mode == "ignore" else 0
+    return Loaded(affected, warnings, records, deleted, skipped)
+
+
+def load_local(
+    conn: Any, sql: str, blocks: Iterable[bytes], *, context: str, insert_mode: str = "error"
+) -> Loaded:
     """Run ``LOAD DATA LOCAL INFILE`` and answer the server's file request with
     ``blocks``, whatever file name it asks for (a malicious server cannot make
     osidump read a local file: the connection's own file reader is off).
@@ -86,18 +130,32 @@ def load_local(conn: Any, sql: str, blocks: Iterable[bytes], *, context: str) ->
     except OSError as exc:
         raise from_server_error(exc, context=context) from exc
     result = OKPacketWrapper(ok)
-    return Loaded(rows=int(result.affected_rows), warnings=int(result.warning_count))
+    return _counted(
+        int(result.affected_rows),
+        int(result.warning_count),
+        bytes(result.message or b""),
+        rows=0,
+        insert_mode=insert_mode,
+    )
 
 
-def _run(conn: Any, sql: bytes, context: str) -> Loaded:
+def _run(
+    conn: Any, sql: bytes, context: str, *, rows: int = 0, insert_mode: str = "error"
+) -> Loaded:
     try:
-        rows = int(conn.query(sql))
+        affected = int(conn.query(sql))
     except pymysql.err.MySQLError as exc:
         raise from_server_error(exc, context=context) from exc
     except OSError as exc:
         raise from_server_error(exc, context=context) from exc
     result = getattr(conn, "_result", None)
-    return Loaded(rows=rows, warnings=int(getattr(result, "warning_count", 0) or 0))
+    return _counted(
+        affected,
+        int(getattr(result, "warning_count", 0) or 0),
+        bytes(getattr(result, "message", None) or b""),
+        rows=rows,
+        insert_mode=insert_mode,
+    )
 
 
 def _exhaust(items: Iterator[Any]) -> None:
@@ -127,7 +185,11 @@ class ChunkLoader:
                 blocks = stream.blocks()
                 try:
                     loaded = load_local(
-                        conn, load_data_sql(t.shadow, t.columns), blocks, context=context
+                        conn,
+                        load_data_sql(t.load_table, t.columns, insert_mode=t.insert_mode),
+                        blocks,
+                        context=context,
+                        insert_mode=t.insert_mode,
                     )
                 except ServerError as exc:
                     if not isinstance(exc, ConnectionLost):
@@ -141,15 +203,13 @@ class ChunkLoader:
 
     def _load_inserts(self, conn: Any, job: ChunkJob, stream: ChunkStream, context: str) -> Loaded:
         t = job.table
-        builder = InsertBuilder(t.shadow, t.columns)
+        builder = InsertBuilder(t.load_table, t.columns, insert_mode=t.insert_mode)
         cap = min(int(job.chunk.max_row_bytes or 0), V2_MAX_HELD_ROW)
         lines = stream.lines(cap)
         total = Loaded(0, 0)
         try:
-            for statement, _rows in builder.statements(lines, where=job.label):
-                got = _run(conn, statement, context)
-                total.rows += got.rows
-                total.warnings += got.warnings
+            for statement, rows in builder.statements(lines, where=job.label):
+                total.add(_run(conn, statement, context, rows=rows, insert_mode=t.insert_mode))
         except ServerError:
             _exhaust(lines)
             stream.finish()
@@ -162,9 +222,8 @@ class ChunkLoader:
         grammar = LineGrammar(t.entry.name, [c.name for c in t.columns])
         # Version-1 lines name the table unqualified: load into the shadow by
         # pointing the statement at it (the prefix is replaced, never parsed).
-        shadow_prefix = grammar.prefix.replace(
-            quote_ident(t.entry.name).encode(), quote_ident(t.shadow).encode(), 1
-        )
+        shadow_prefix = insert_prefix(t.load_table, [c.name for c in t.columns])
+        shadow_prefix = INSERT_VERB[t.insert_mode].encode() + shadow_prefix[len(b"INSERT INTO") :]
         lines = stream.lines(V1_MAX_LINE)
         total = Loaded(0, 0)
         rows = 0
@@ -178,10 +237,10 @@ class ChunkLoader:
                     raise stream.damaged(
                         f"line {number + 1} is not an INSERT of literals into its own table"
                     )
-                rows += count_rows(line)
-                got = _run(conn, shadow_prefix + line[len(grammar.prefix) :], context)
-                total.rows += got.rows
-                total.warnings += got.warnings
+                n = count_rows(line)
+                rows += n
+                statement = shadow_prefix + line[len(grammar.prefix) :]
+                total.add(_run(conn, statement, context, rows=n, insert_mode=t.insert_mode))
         except ServerError:
             # The rest of the chunk (after the line the server refused, which
             # is counted already): counted and checked, not run.

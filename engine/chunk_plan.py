@@ -15,6 +15,11 @@ a single ordered stream and cut into files the same way.
 
 Bounds are SQL literals (``rows.literal_expr``), so a bound compares in the
 column's own type and collation.
+
+A row filter (``export --where``) is ANDed into the MIN/MAX and keyset queries
+as into every range's SELECT, so ranges are cut over the rows that will be
+dumped. It is wrapped as ``(condition\n)``: parentheses keep its ORs inside,
+and the newline ends a ``-- comment`` the operator may have written.
 """
 
 from __future__ import annotations
@@ -36,9 +41,24 @@ class ChunkPlan:
     ordinal: int
     lower: tuple[str, ...] | None
     upper: tuple[str, ...] | None
+    condition: str | None = None  # the operator's row filter (export --where)
 
     def where(self) -> str | None:
-        return range_predicate([quote_ident(k) for k in self.table.key], self.lower, self.upper)
+        ranged = range_predicate([quote_ident(k) for k in self.table.key], self.lower, self.upper)
+        return and_filter(ranged, self.condition)
+
+
+def filter_sql(condition: str) -> str:
+    return f"({condition}\n)"
+
+
+def and_filter(predicate: str | None, condition: str | None) -> str | None:
+    """``predicate AND (condition)``, either part optional."""
+    if condition is None:
+        return predicate
+    if predicate is None:
+        return filter_sql(condition)
+    return f"{filter_sql(condition)} AND {predicate}"
 
 
 def split_int_range(lo: int, hi: int, parts: int) -> list[tuple[int | None, int | None]]:
@@ -86,31 +106,41 @@ def estimate_parts(table: Table, chunk_bytes: int) -> int:
     return max(1, math.ceil(max(table.data_bytes, 0) / chunk_bytes))
 
 
-def plan_table(conn: Any, table: Table, *, chunk_bytes: int) -> list[ChunkPlan]:
-    """Chunk ranges for ``table``, read on a connection inside the snapshot."""
+def plan_table(
+    conn: Any, table: Table, *, chunk_bytes: int, condition: str | None = None
+) -> list[ChunkPlan]:
+    """Chunk ranges for ``table``, read on a connection inside the snapshot;
+    ``condition`` is the operator's row filter, part of every range."""
     parts = estimate_parts(table, chunk_bytes)
     if not table.key or parts == 1:
-        return [ChunkPlan(table, 0, None, None)]
+        return [ChunkPlan(table, 0, None, None, condition)]
     key_cols = [table.column(k) for k in table.key]
     if len(key_cols) == 1 and key_cols[0].data_type in INTEGER_TYPES:
         k = quote_ident(key_cols[0].name)
-        rows = query_all(
-            conn,
-            f"SELECT MIN({k}), MAX({k}) FROM {table.qualified}",
-            context=f"planning chunks of {table.label}",
-        )
+        sql = f"SELECT MIN({k}), MAX({k}) FROM {table.qualified}"
+        if condition is not None:
+            sql += f" WHERE {filter_sql(condition)}"
+        rows = query_all(conn, sql, context=f"planning chunks of {table.label}")
         lo, hi = rows[0]
         if lo is None:
-            return [ChunkPlan(table, 0, None, None)]
+            return [ChunkPlan(table, 0, None, None, condition)]
         ranges = split_int_range(int(lo), int(hi), parts)
         return [
-            ChunkPlan(table, i, None if a is None else (str(a),), None if b is None else (str(b),))
+            ChunkPlan(
+                table,
+                i,
+                None if a is None else (str(a),),
+                None if b is None else (str(b),),
+                condition,
+            )
             for i, (a, b) in enumerate(ranges)
         ]
-    return _keyset_plan(conn, table, parts)
+    return _keyset_plan(conn, table, parts, condition)
 
 
-def _keyset_plan(conn: Any, table: Table, parts: int) -> list[ChunkPlan]:
+def _keyset_plan(
+    conn: Any, table: Table, parts: int, condition: str | None = None
+) -> list[ChunkPlan]:
     rows_est = max(table.row_estimate, 1)
     per_chunk = max(1, rows_est // parts)
     cols = [quote_ident(k) for k in table.key]
@@ -119,7 +149,7 @@ def _keyset_plan(conn: Any, table: Table, parts: int) -> list[ChunkPlan]:
     boundaries: list[tuple[str, ...]] = []
     current: tuple[str, ...] | None = None
     while True:
-        where = range_predicate(cols, current, None)
+        where = and_filter(range_predicate(cols, current, None), condition)
         sql = f"SELECT {exprs} FROM {table.qualified}"
         if where:
             sql += f" WHERE {where}"
@@ -130,7 +160,9 @@ def _keyset_plan(conn: Any, table: Table, parts: int) -> list[ChunkPlan]:
         current = tuple(_literal(v) for v in found[0])
         boundaries.append(current)
     edges: list[tuple[str, ...] | None] = [None, *boundaries, None]
-    return [ChunkPlan(table, i, edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+    return [
+        ChunkPlan(table, i, edges[i], edges[i + 1], condition) for i in range(len(edges) - 1)
+    ]
 
 
 def _literal(value: Any) -> str:

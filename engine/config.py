@@ -8,6 +8,7 @@ that nothing starts with settings that cannot work.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -15,6 +16,29 @@ from .errors import ConfigError
 SSL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
 CONSISTENCY_MODES = ("auto", "lock", "snapshot-check", "single")
 ON_EXISTING = ("fail", "drop", "truncate")
+INSERT_MODES = ("error", "ignore", "replace")
+MIN_RATE = 64 * 1024  # --max-rate below this would starve a worker's first batch
+
+# ``--where 'db.table:condition'``: the table part is a dotted name (globs
+# allowed) without spaces, quotes, parentheses or operators, so a condition
+# whose text holds a colon (``t > '10:00'``) is never mistaken for one.
+_TABLE_WHERE = re.compile(r"^([^\s:'\"`()=<>!]+\.[^\s:'\"`()=<>!]+):(.*)$", re.S)
+
+
+def parse_where(text: str) -> tuple[str | None, str]:
+    """``--where`` text -> (table pattern or None for every table, condition)."""
+    match = _TABLE_WHERE.match(text)
+    if match:
+        return match.group(1), match.group(2)
+    return None, text
+
+
+def _check_condition(condition: str, what: str) -> None:
+    if not condition.strip() or "\x00" in condition:
+        raise ConfigError(
+            f"{what} is empty or holds a NUL byte",
+            hint="give a SQL condition, e.g. --where \"created_at >= '2026-01-01'\"",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +110,15 @@ class ExportConfig:
     lock_wait_timeout: int = 5
     # Clear an unfinished export of the same selection at the destination first.
     replace_incomplete: bool = False
+    # Row filters: the operator's own SQL, ANDed into every row query of every
+    # table (``where``) or of the tables a pattern matches (``table_where``).
+    # Recorded in the manifest; never read back by restore.
+    where: str | None = None
+    table_where: tuple[tuple[str, str], ...] = ()
+    # Schema and objects only: every table gets zero chunks.
+    no_data: bool = False
+    # Row bytes read from the server per second, across all workers (None: no cap).
+    max_rate: int | None = None
 
     def __post_init__(self) -> None:
         if not self.databases and not self.all_databases:
@@ -118,6 +151,28 @@ class ExportConfig:
                 f"--lock-wait-timeout {self.lock_wait_timeout} is out of range",
                 hint="use 1-31536000 seconds (a few seconds: writers wait while it does)",
             )
+        if self.where is not None:
+            _check_condition(self.where, "--where")
+        for pattern, condition in self.table_where:
+            if "." not in pattern:
+                raise ConfigError(
+                    f"--where for {pattern!r} needs db.table",
+                    hint="e.g. --where 'shop.orders:id>5'",
+                )
+            _check_condition(condition, f"--where for {pattern}")
+        if self.no_data and (self.where is not None or self.table_where):
+            raise ConfigError(
+                "--where filters rows, and --no-data exports none", hint="use one or the other"
+            )
+        if self.max_rate is not None and self.max_rate < MIN_RATE:
+            raise ConfigError(
+                f"--max-rate {self.max_rate} bytes/s is too low", hint="use at least 64K, e.g. 50M"
+            )
+
+    @property
+    def filtered(self) -> bool:
+        """Rows were filtered with --where."""
+        return self.where is not None or bool(self.table_where)
 
     @property
     def partial(self) -> bool:
@@ -166,6 +221,16 @@ class RestoreConfig:
     # False (drills): events are created DISABLED, so a scratch copy never
     # runs the application's scheduled jobs.
     events_enabled: bool = True
+    # Tables, indexes, foreign keys and objects; no rows.
+    schema_only: bool = False
+    # Rows only, straight into the target's existing tables (columns must
+    # match), one transaction per chunk; no shadow, no swap, no DDL.
+    data_only: bool = False
+    # data_only: a row whose key exists fails its chunk (error), keeps the
+    # existing row (ignore) or replaces it (replace).
+    insert_mode: str = "error"
+    # data_only: load into tables that have triggers (they fire on every row).
+    allow_triggers: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.threads <= 256:
@@ -174,4 +239,24 @@ class RestoreConfig:
             raise ConfigError(
                 f"unknown --on-existing {self.on_existing!r}",
                 hint=f"use one of {', '.join(ON_EXISTING)}",
+            )
+        if self.insert_mode not in INSERT_MODES:
+            raise ConfigError(
+                f"unknown --insert-mode {self.insert_mode!r}",
+                hint=f"use one of {', '.join(INSERT_MODES)}",
+            )
+        if self.schema_only and self.data_only:
+            raise ConfigError(
+                "--schema-only and --data-only exclude each other",
+                hint="a plain restore does both",
+            )
+        if self.data_only and self.on_existing != "fail":
+            raise ConfigError(
+                "--data-only loads into the existing tables; --on-existing does not apply",
+                hint="leave out --on-existing (to replace tables, restore without --data-only)",
+            )
+        if not self.data_only and (self.insert_mode != "error" or self.allow_triggers):
+            raise ConfigError(
+                "--insert-mode and --allow-triggers apply only with --data-only",
+                hint="add --data-only to load rows into existing tables",
             )

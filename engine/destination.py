@@ -32,6 +32,10 @@ STARTED_NAME = "export-started.json"
 STARTED_FORMAT = "osidump-export-started"
 # What makes two dumps the same backup series (manifest ``options`` keys).
 SELECTION_KEYS = ("databases", "all_databases", "tables", "exclude_tables")
+# Also part of the series, but only when set (dumps from before they existed,
+# and unfiltered ones, keep their key): a --where or --no-data dump is never
+# the "newest complete dump" that lets prune delete full backups.
+FILTER_KEYS = ("where", "table_where", "no_data")
 
 
 def export_selection(config: ExportConfig) -> dict[str, Any]:
@@ -40,6 +44,9 @@ def export_selection(config: ExportConfig) -> dict[str, Any]:
         "all_databases": config.all_databases,
         "tables": list(config.tables),
         "exclude_tables": list(config.exclude_tables),
+        "where": config.where,
+        "table_where": [list(pair) for pair in config.table_where],
+        "no_data": config.no_data,
     }
 
 
@@ -53,6 +60,10 @@ def selection_key(options: Mapping[str, Any]) -> str:
             norm[key] = sorted(str(v) for v in value)
         else:
             norm[key] = bool(value)
+    for key in FILTER_KEYS:
+        value = options.get(key)
+        if value:
+            norm[key] = sorted(map(str, value)) if isinstance(value, list) else str(value)
     return json.dumps(norm, sort_keys=True)
 
 

@@ -66,10 +66,12 @@ from .manifest import (
     schema_file_name,
     table_dir,
 )
+from .row_filter import conditions_for, probe
 from .rows import column_kind, select_sql
 from .seal import NO_SEAL, SIGNATURE_NAME, EncryptingStream, ExportSeal, sign_manifest
 from .snapshot import Snapshot, SnapshotCoordinator
 from .storage import Storage
+from .throttle import RateLimiter, Throttle
 from .version import __version__
 from .wire import stream_rows
 from .workers import WorkerPool
@@ -120,6 +122,7 @@ class Export:
         *,
         progress: ExportProgress | None = None,
         seal: ExportSeal = NO_SEAL,
+        throttle: Throttle | None = None,
     ):
         self.connection = connection
         self.config = config
@@ -131,6 +134,10 @@ class Export:
         self._left_out: dict[str, list[str]] = {}
         self._flavor = "mariadb"
         self._lock = threading.Lock()
+        # --max-rate: one bucket for every worker (throttle.py).
+        self._throttle: Throttle | None = throttle
+        if throttle is None and config.max_rate is not None:
+            self._throttle = RateLimiter(config.max_rate, burst=config.batch_bytes)
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -142,15 +149,17 @@ class Export:
         coordinator = SnapshotCoordinator(
             self.connection,
             mode=self.config.consistency,
-            workers=self.config.threads,
+            workers=1 if self.config.no_data else self.config.threads,
             retries=self.config.snapshot_retries,
             lock_wait_timeout=self.config.lock_wait_timeout,
         )
         snapshot = coordinator.open()
         self._flavor = snapshot.flavor
         try:
-            write_start_marker(self.storage, self.config, started_at=started)
+            # Definitions, chunk plans and --where checks first: a failure
+            # there leaves nothing written.
             schemas, plans = self._read_inside(snapshot, selection)
+            write_start_marker(self.storage, self.config, started_at=started)
             schema_entries = {s.name: self._write_schema(s) for s in schemas}
             self._run_workers(snapshot, plans)
             manifest = self._manifest(started, snapshot, schemas, schema_entries)
@@ -193,9 +202,17 @@ class Export:
             for db, tables in selection.items()
         ]
         plans: list[ChunkPlan] = []
-        for schema in schemas:
-            for table in schema.tables:
-                plans.extend(plan_table(conn, table, chunk_bytes=self.config.chunk_bytes))
+        tables = [t for s in schemas for t in s.tables]
+        cfg = self.config
+        conditions = conditions_for(tables, where=cfg.where, table_where=cfg.table_where)
+        for label, condition in conditions.items():
+            probe(conn, next(t for t in tables if t.label == label), condition)
+        for table in [] if cfg.no_data else tables:  # --no-data: zero chunks
+            plans.extend(
+                plan_table(
+                    conn, table, chunk_bytes=cfg.chunk_bytes, condition=conditions.get(table.label)
+                )
+            )
         # Largest tables first, so the last worker is not left with the giant.
         plans.sort(key=lambda p: (-p.table.data_bytes, p.table.label, p.ordinal))
         self.progress.total_chunks = len(plans)
@@ -293,6 +310,8 @@ class Export:
                     current = self._open_chunk(plan, part)
                 current.write(block, rows=rows, longest=longest)
                 self.progress.add(rows=rows, raw=len(block))
+                if self._throttle is not None:
+                    self._throttle.take(len(block), cancelled=self._cancel)
                 if current.raw_bytes >= limit:
                     self._finish_chunk(plan, part, current)
                     current = None
@@ -388,6 +407,10 @@ class Export:
                 "strip_definers": cfg.strip_definers,
                 "routines": cfg.with_routines,
                 "events": cfg.with_events,
+                "where": cfg.where,  # the operator's row filters, for people (inspect)
+                "table_where": [list(pair) for pair in cfg.table_where],
+                "no_data": cfg.no_data,
+                "max_rate": cfg.max_rate,
                 "storage": self.storage.settings(),  # S3 region/encryption/class; no secrets
             },
             databases=databases,

@@ -76,6 +76,24 @@ def laravel_migrations(
     return {"migrations": count, "last_batch": best[0], "last_migration": best[2]}
 
 
+def _printable(text: str) -> str:
+    """Recorded text as one safe line: control characters escaped (a dump is
+    untrusted; a terminal must not receive its escape sequences)."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
+def row_filters(options: dict[str, Any]) -> list[dict[str, str]]:
+    """The export's ``--where`` conditions as recorded: text for people, never
+    run (restore does not read them)."""
+    out: list[dict[str, str]] = []
+    if isinstance(options.get("where"), str):
+        out.append({"tables": "*", "where": _printable(options["where"])})
+    for pair in options.get("table_where") or []:
+        if isinstance(pair, list) and len(pair) == 2:
+            out.append({"tables": _printable(str(pair[0])), "where": _printable(str(pair[1]))})
+    return out
+
+
 def describe(storage: Storage, *, keys: ReadKeys = NO_KEYS) -> dict[str, Any]:
     opened = open_dump(storage, keys, decrypt=keys.identities is not None)
     m, storage = opened.manifest, opened.storage
@@ -135,6 +153,8 @@ def describe(storage: Storage, *, keys: ReadKeys = NO_KEYS) -> dict[str, Any]:
         },
         "options": m.options,
         "seal": opened.seal_summary(),
+        "row_filters": row_filters(m.options),
+        "no_data": m.options.get("no_data") is True,
         "databases": databases,
         "notes": notes,
     }

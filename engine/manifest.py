@@ -383,6 +383,18 @@ def _options(raw: dict[str, Any]) -> dict[str, Any]:
             raise ManifestError(f"manifest field options.{key} has the wrong type")
     if not isinstance(options.get("all_databases", False), bool):
         raise ManifestError("manifest field options.all_databases has the wrong type")
+    # Export filters (recorded for people; restore never runs them).
+    table_where = options.get("table_where", [])
+    if (
+        not isinstance(options.get("where") or "", str)
+        or not isinstance(options.get("no_data", False), bool)
+        or not isinstance(table_where, list)
+        or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(v, str) for v in p)
+            for p in table_where
+        )
+    ):
+        raise ManifestError("manifest field options.where/table_where/no_data has the wrong type")
     return options
 
 

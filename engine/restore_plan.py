@@ -21,6 +21,12 @@ without its secondary indexes and foreign keys and without any trigger, and
 swapped in by one RENAME TABLE at the end (``apply.py``): the target's tables
 are not touched until the new data is complete, and no trigger of the target
 can fire on a restored row.
+
+Modes: ``--schema-only`` plans no chunks (tables, indexes, foreign keys and
+objects as usual). ``--data-only`` plans only chunks, loaded straight into the
+target's existing tables (``TablePlan.direct``) under ``--insert-mode``, with
+no DDL at all; it has a restore id of its own, so ``--resume`` never mixes its
+progress with a full restore's of the same dump.
 """
 
 from __future__ import annotations
@@ -80,6 +86,13 @@ class TablePlan:
     old: str  # the target's table moves here at the swap, then is dropped
     encoding: str  # "tsv" (version 2) or "sql" (version 1)
     defer_indexes: bool = True
+    direct: bool = False  # --data-only: into the existing table, no shadow
+    insert_mode: str = "error"  # --data-only: error | ignore | replace
+
+    @property
+    def load_table(self) -> str:
+        """The table the chunks load into (in the target database)."""
+        return self.entry.name if self.direct else self.shadow
 
     @property
     def label(self) -> str:
@@ -162,6 +175,7 @@ class RestorePlan:
     objects: tuple[ObjectPlan, ...]
     partial: bool
     encoding: str = "tsv"
+    mode: str = "full"  # "full" | "schema" (--schema-only) | "data" (--data-only)
     session: tuple[tuple[str, str], ...] = DATA_SESSION
     notes: tuple[str, ...] = field(default=())
 
@@ -170,13 +184,14 @@ class RestorePlan:
             "dump_id": self.dump_id,
             "partial": self.partial,
             "encoding": self.encoding,
+            "mode": self.mode,
             "databases": [{"source": d.source, "target": d.target} for d in self.databases],
             "tables": [
                 {
                     "table": t.label,
                     "source": f"{t.source_db}.{t.entry.name}",
-                    "rows": t.entry.rows,
-                    "chunks": len(t.entry.chunks),
+                    "rows": 0 if self.mode == "schema" else t.entry.rows,
+                    "chunks": 0 if self.mode == "schema" else len(t.entry.chunks),
                     "stored_bytes": t.entry.stored_bytes,
                     "deferred_indexes": list(t.index_clauses),
                     "foreign_keys": list(t.foreign_keys),
@@ -286,7 +301,15 @@ def _session_value(value: str | None, what: str) -> str | None:
 
 def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) -> RestorePlan:
     manifest_bytes = read_bounded(storage, MANIFEST_NAME, MAX_MANIFEST_BYTES)
-    dump_id = hashlib.sha256(manifest_bytes).hexdigest()
+    mode = "schema" if config.schema_only else "data" if config.data_only else "full"
+    # A restore's id keys its progress markers and shadow names: each mode its
+    # own, so --resume of one never skips chunks another loaded elsewhere.
+    dump_id = hashlib.sha256(manifest_bytes + ("" if mode == "full" else mode).encode()).hexdigest()
+    if mode == "data" and manifest.options.get("no_data") is True:
+        raise ConfigError(
+            "this dump holds no rows (exported with --no-data)",
+            hint="restore it without --data-only to create the tables and objects",
+        )
     chosen = select_tables(manifest, config.tables)
     if config.source_databases:
         missing = set(config.source_databases) - {d.name for d in manifest.databases}
@@ -353,6 +376,8 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
                     old=hidden_name(OLD_PREFIX, dump_id, target, name),
                     encoding=manifest.encoding,
                     defer_indexes=config.defer_indexes,
+                    direct=config.data_only,
+                    insert_mode=config.insert_mode,
                 )
             )
         skipped: dict[str, int] = {}
@@ -378,6 +403,8 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
             }[kind]
             if kind == "trigger" and table not in restoring:
                 wanted = False
+            if config.data_only:
+                wanted = False
             if not wanted:
                 skipped[kind] = skipped.get(kind, 0) + 1
                 continue
@@ -401,11 +428,16 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
         if skipped:
             what = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(skipped.items()))
             why = "partial restore or --no-* options" if partial else "--no-* options"
+            why = "--data-only" if config.data_only else why
             notes.append(f"{source}: skipped {what} ({why})")
+    if manifest.options.get("where") or manifest.options.get("table_where"):
+        notes.append("the dump holds only the rows its export's --where selected (see inspect)")
     # Chunks: largest tables first, interleaved round-robin so parallel workers
     # spread over tables instead of queueing on one.
     ordered = sorted(tables, key=lambda t: -t.entry.stored_bytes)
     queues = [[ChunkJob(t, c) for c in t.entry.chunks] for t in ordered]
+    if mode == "schema":
+        queues = []
     chunks: list[ChunkJob] = []
     while any(queues):
         for q in queues:
@@ -422,6 +454,7 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
         objects=tuple(objects),
         partial=partial,
         encoding=manifest.encoding,
+        mode=mode,
         notes=tuple(notes),
     )
 

@@ -87,6 +87,10 @@ def describe_selection(options: Mapping[str, Any]) -> str:
         text += ": tables " + ", ".join(names("tables"))
     if names("exclude_tables"):
         text += ", without " + ", ".join(names("exclude_tables"))
+    if options.get("where") or options.get("table_where"):
+        text += ", rows filtered (--where)"
+    if options.get("no_data"):
+        text += ", schema only"
     return text
 
 

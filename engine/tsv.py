@@ -38,6 +38,11 @@ _VIA_VARIABLE = {
     "other": "CONVERT({v} USING utf8mb4)",
 }
 NULL_FIELD = b"\\N"
+# restore --data-only --insert-mode: what a row whose key exists does.
+# error: LOAD DATA LOCAL skips it with a warning (the chunk then fails);
+# ignore: keeps the existing row; replace: deletes it, then inserts.
+LOAD_DATA_VERB = {"error": "", "ignore": " IGNORE", "replace": " REPLACE"}
+INSERT_VERB = {"error": "INSERT INTO", "ignore": "INSERT IGNORE INTO", "replace": "REPLACE INTO"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,11 @@ class LoadColumn:
 
 
 def load_data_sql(
-    table: str, columns: Sequence[LoadColumn], *, file: str = "osidump-chunk"
+    table: str,
+    columns: Sequence[LoadColumn],
+    *,
+    file: str = "osidump-chunk",
+    insert_mode: str = "error",
 ) -> str:
     """``LOAD DATA LOCAL INFILE`` for one chunk into ``table`` (unqualified:
     the session's database). osidump's loader ignores the file name and
@@ -63,7 +72,8 @@ def load_data_sql(
         else:
             targets.append(quote_ident(col.name))
     sql = (
-        f"LOAD DATA LOCAL INFILE '{file}' INTO TABLE {quote_ident(table)}"
+        f"LOAD DATA LOCAL INFILE '{file}'{LOAD_DATA_VERB[insert_mode]}"
+        f" INTO TABLE {quote_ident(table)}"
         " CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\'"
         f" LINES TERMINATED BY '\\n' ({','.join(targets)})"
     )
@@ -105,10 +115,16 @@ class InsertBuilder:
     about ``statement_bytes``."""
 
     def __init__(
-        self, table: str, columns: Sequence[LoadColumn], *, statement_bytes: int = 256 * 1024
+        self,
+        table: str,
+        columns: Sequence[LoadColumn],
+        *,
+        statement_bytes: int = 256 * 1024,
+        insert_mode: str = "error",
     ):
         names = ",".join(quote_ident(c.name) for c in columns)
-        self.prefix = f"INSERT INTO {quote_ident(table)} ({names}) VALUES ".encode()
+        verb = INSERT_VERB[insert_mode]
+        self.prefix = f"{verb} {quote_ident(table)} ({names}) VALUES ".encode()
         self.kinds = [c.kind for c in columns]
         self.width = len(columns)
         self.statement_bytes = statement_bytes
