@@ -31,7 +31,9 @@ def test_to_sql_into_a_closed_pipe_ends_quietly(server: Any, make_database: Any,
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert head.startswith(b"-- ") or head.startswith(b"/*"), head
-    assert err == "", err  # no BrokenPipeError, no "Exception ignored"
+    # No BrokenPipeError, no "Exception ignored": only to-sql's own note that
+    # the dump is unauthenticated (no --verify-key).
+    assert all(line.startswith("note: unauthenticated dump") for line in err.splitlines()), err
     # Control: read to the end, and the same command succeeds with a full script.
     whole = subprocess.run([*OSIDUMP, "to-sql", dump], capture_output=True, check=False, timeout=120)
     assert whole.returncode == 0 and len(whole.stdout) > 200_000
