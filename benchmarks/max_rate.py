@@ -40,8 +40,8 @@ def _parse(text: str) -> int:
 
 def _one(server: Any, workdir: str, rate: int | None, threads: int) -> dict[str, Any]:
     from osidump.engine.config import ExportConfig
-    from osidump.engine.export import Export, ExportProgress
-    from osidump.engine.storage import LocalStorage
+    from osidump.engine.export.run import Export, ExportProgress
+    from osidump.engine.storage.base import LocalStorage
 
     out = os.path.join(workdir, f"dump-{rate or 'uncapped'}")
     progress = ExportProgress()

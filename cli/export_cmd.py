@@ -9,7 +9,7 @@ from typing import Any
 import click
 from osidump.engine.config import CONSISTENCY_MODES, ExportConfig, parse_where
 from osidump.engine.errors import ConfigError
-from osidump.engine.export import Export, ExportProgress
+from osidump.engine.export.run import Export, ExportProgress
 
 from .errors import handle_errors
 from .options import ConnectionResolver, S3Settings, connection_options, s3_options

@@ -9,7 +9,7 @@ from typing import IO
 import click
 from osidump.engine.config import ConnectionConfig
 from osidump.engine.errors import ObjectNotFound
-from osidump.engine.load_sql import LoadResult, load_sql
+from osidump.engine.sqlfile.load_sql import LoadResult, load_sql
 
 from .errors import handle_errors
 from .options import ConnectionResolver, connection_options

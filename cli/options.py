@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 import click
 from osidump.engine.config import SSL_MODES, ConnectionConfig
 from osidump.engine.errors import ConfigError
-from osidump.engine.storage import Storage, open_storage
+from osidump.engine.storage.base import Storage, open_storage
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -7,14 +7,14 @@ from dataclasses import replace
 from typing import Any
 
 import click
-from osidump.engine.apply import Restore, RestoreProgress
 from osidump.engine.config import INSERT_MODES, ON_EXISTING, RestoreConfig
 from osidump.engine.errors import IntegrityError
-from osidump.engine.inspect import describe, load_data_statement
 from osidump.engine.replica import replica_setup_sql
-from osidump.engine.restore_plan import RestorePlan, plan_restore
+from osidump.engine.restore.apply import Restore, RestoreProgress
+from osidump.engine.restore.inspect import describe, load_data_statement
+from osidump.engine.restore.plan import RestorePlan, plan_restore
+from osidump.engine.restore.verify import verify_dump
 from osidump.engine.seal.opening import open_dump
-from osidump.engine.verify import verify_dump
 
 from .errors import handle_errors
 from .export_cmd import default_threads, plural, split_list

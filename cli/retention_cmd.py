@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import click
-from osidump.engine.drill import require_ok, run_drill
+from osidump.engine.restore.drill import require_ok, run_drill
 from osidump.engine.retention import (
     INCOMPLETE,
     DumpListing,

@@ -9,8 +9,8 @@ from typing import NoReturn
 
 import click
 from osidump.engine.errors import ConfigError, StorageError
-from osidump.engine.storage import LocalStorage
-from osidump.engine.to_sql import LOAD_FILE, write_sql, write_sql_files
+from osidump.engine.sqlfile.to_sql import LOAD_FILE, write_sql, write_sql_files
+from osidump.engine.storage.base import LocalStorage
 
 from .errors import handle_errors
 from .export_cmd import split_list

@@ -30,7 +30,7 @@ placeholder (it never appears in osidump's output).
 from __future__ import annotations
 
 from .errors import ConfigError, ConsistencyError
-from .manifest import Manifest
+from .format.manifest import Manifest
 
 PASSWORD_PLACEHOLDER = "<replication password>"
 

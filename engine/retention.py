@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .destination import STARTED_NAME, read_start_marker, selection_key
 from .errors import ConfigError, ObjectNotFound, OsidumpError
-from .manifest import MANIFEST_NAME, parse_manifest
-from .storage import Storage
+from .export.destination import STARTED_NAME, read_start_marker, selection_key
+from .format.manifest import MANIFEST_NAME, parse_manifest
+from .storage.base import Storage
 
 COMPLETE, INCOMPLETE, DAMAGED = "complete", "incomplete", "damaged"
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+# Schemas every server has and no dump restores into.
+SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+
 
 def version_tuple(version: str) -> tuple[int, ...]:
     """``"10.11.6-MariaDB-log"`` -> (10, 11, 6); ``"8.0.36-0ubuntu0"`` -> (8, 0, 36)."""

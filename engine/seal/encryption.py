@@ -71,7 +71,7 @@ from typing import BinaryIO, Final, cast
 import pyrage
 
 from ..errors import OsidumpError, StorageError
-from ..storage import WriteStream
+from ..storage.base import WriteStream
 from .age_keys import Identities, Recipients
 from .errors import CiphertextDamaged, EncryptionFailed, IdentityMismatch
 
@@ -183,7 +183,7 @@ class _RecordingSink:
 
 
 class EncryptingStream:
-    """A :class:`~osidump.engine.storage.WriteStream` that age-encrypts what is
+    """A :class:`~osidump.engine.storage.base.WriteStream` that age-encrypts what is
     written to it and passes the ciphertext to ``inner``; ``commit`` finishes the
     age file and commits ``inner``, ``abort`` aborts both. Used by one thread
     at a time, like every writer; ``inner.write`` is called from the pump

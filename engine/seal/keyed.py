@@ -1,7 +1,7 @@
 """The storage of an encrypted dump, with the keys to read its plaintext.
 
 Readers of a dump (restore, verify, to-sql, inspect, drill) reach chunks and
-schema files only through a :class:`~osidump.engine.storage.Storage`. For an
+schema files only through a :class:`~osidump.engine.storage.base.Storage`. For an
 encrypted dump, ``open_dump`` hands them a :class:`KeyedStorage`: every call
 goes to the real storage unchanged, so what is read, hashed and bounded is
 still the stored ciphertext that the manifest's digests describe; a reader
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import BinaryIO
 
 from ..errors import ManifestError
-from ..storage import Storage, WriteStream
+from ..storage.base import Storage, WriteStream
 from .age_keys import Identities, require_identity
 from .encryption import decrypting_reader
 from .errors import IdentityMismatch

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..manifest import Manifest, load_manifest, read_signature
-from ..storage import Storage
+from ..format.manifest import Manifest, load_manifest, read_signature
+from ..storage.base import Storage
 from .age_keys import require_identity
 from .keyed import KeyedStorage
 from .keys import NO_KEYS, ReadKeys

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from osidump.engine.apply import run_restore
 from osidump.engine.config import ConnectionConfig, ExportConfig, RestoreConfig
-from osidump.engine.export import run_export
-from osidump.engine.manifest import Manifest, load_manifest
-from osidump.engine.restore_plan import plan_restore
-from osidump.engine.storage import Storage
+from osidump.engine.export.run import run_export
+from osidump.engine.format.manifest import Manifest, load_manifest
+from osidump.engine.restore.apply import run_restore
+from osidump.engine.restore.plan import plan_restore
+from osidump.engine.storage.base import Storage
 
 
 def sql(conn: Any, statement: str, args: Any = None) -> list[tuple[Any, ...]]:

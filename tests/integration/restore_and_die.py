@@ -13,11 +13,11 @@ import sys
 import threading
 from typing import BinaryIO
 
-from osidump.engine.apply import run_restore
 from osidump.engine.config import ConnectionConfig, RestoreConfig
-from osidump.engine.manifest import load_manifest
-from osidump.engine.restore_plan import plan_restore
-from osidump.engine.storage import LocalStorage
+from osidump.engine.format.manifest import load_manifest
+from osidump.engine.restore.apply import run_restore
+from osidump.engine.restore.plan import plan_restore
+from osidump.engine.storage.base import LocalStorage
 
 
 class DieOnNthChunk(LocalStorage):

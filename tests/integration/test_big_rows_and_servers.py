@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from osidump.engine.errors import RowTooLarge
-from osidump.engine.storage import LocalStorage
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import checksums, export, restore, sql
 from tests.support.servers import ThrowawayServer

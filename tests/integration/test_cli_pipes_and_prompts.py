@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from osidump.engine.storage import LocalStorage
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import export
 from tests.integration.test_export_restore import populate

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from osidump.engine.config import ConnectionConfig
 from osidump.engine.errors import ConsistencyError
-from osidump.engine.storage import LocalStorage
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import export, restore, sql
 

@@ -22,8 +22,8 @@ from typing import Any
 import pymysql
 import pytest
 from osidump.engine.connection import server_flavor
-from osidump.engine.snapshot import lock_statements
-from osidump.engine.storage import LocalStorage
+from osidump.engine.export.snapshot import lock_statements
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import export, sql
 from tests.integration.test_consistency import TOTAL, Transfers, bank, dumped_total

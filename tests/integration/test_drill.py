@@ -8,8 +8,8 @@ from typing import Any
 
 from click.testing import CliRunner
 from osidump.cli.main import cli
-from osidump.engine.manifest import load_manifest
-from osidump.engine.storage import LocalStorage
+from osidump.engine.format.manifest import load_manifest
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import export, sql
 

@@ -22,9 +22,9 @@ from osidump.engine.errors import (
     ObjectNotFound,
     StorageError,
 )
-from osidump.engine.export import Export
-from osidump.engine.manifest import MANIFEST_NAME, load_manifest
-from osidump.engine.storage import LocalStorage, WriteStream
+from osidump.engine.export.run import Export
+from osidump.engine.format.manifest import MANIFEST_NAME, load_manifest
+from osidump.engine.storage.base import LocalStorage, WriteStream
 
 from tests.integration.helpers import export, sql
 
@@ -192,7 +192,7 @@ def test_output_path_that_cannot_be_a_directory(server: Any, make_database: Any,
 
 def test_export_to_a_missing_s3_bucket(server: Any, make_database: Any, s3_endpoint_url: str,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from osidump.engine.storage_s3 import S3Config, S3Storage
+    from osidump.engine.storage.s3 import S3Config, S3Storage
 
     from tests.support.s3 import CREDENTIALS
 

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 from osidump.cli.main import cli
 from osidump.engine.errors import ObjectNotFound
-from osidump.engine.storage import LocalStorage
-from osidump.engine.verify import verify_dump
+from osidump.engine.restore.verify import verify_dump
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import checksums, export, restore, sql
 
@@ -191,7 +191,7 @@ class FakeTimeLimiter:
     clock forward, so the test checks the accounting without timing anything."""
 
     def __init__(self, rate: int) -> None:
-        from osidump.engine.throttle import RateLimiter
+        from osidump.engine.export.throttle import RateLimiter
 
         self.now = 0.0
         self.lock = threading.Lock()
@@ -208,7 +208,7 @@ def test_max_rate_meters_every_row_byte_of_every_worker(
     server: Any, make_database: Any, tmp_path: Path
 ) -> None:
     from osidump.engine.config import ExportConfig
-    from osidump.engine.export import Export
+    from osidump.engine.export.run import Export
 
     src = make_database()
     build(server.connect(), src)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from osidump.engine.errors import ObjectNotFound, TargetExists
-from osidump.engine.manifest import load_manifest
-from osidump.engine.storage import LocalStorage
-from osidump.engine.verify import verify_dump
+from osidump.engine.format.manifest import load_manifest
+from osidump.engine.restore.verify import verify_dump
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import checksums, export, restore, sql
 
@@ -173,7 +173,7 @@ def test_all_databases_skips_system_schemas(server: Any, make_database: Any, tmp
     sql(conn, f"CREATE TABLE `{a}`.t (id INT PRIMARY KEY)")
     sql(conn, f"CREATE TABLE `{b}`.u (id INT PRIMARY KEY)")
     from osidump.engine.config import ExportConfig
-    from osidump.engine.export import run_export
+    from osidump.engine.export.run import run_export
 
     manifest = run_export(server.connection_config(), ExportConfig(all_databases=True),
                           LocalStorage(str(tmp_path / "all")))

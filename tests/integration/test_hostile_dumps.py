@@ -19,9 +19,9 @@ import zstandard
 from click.testing import CliRunner
 from osidump.cli.main import cli
 from osidump.engine.errors import IntegrityError, ManifestError
-from osidump.engine.manifest import load_manifest
-from osidump.engine.storage import LocalStorage
-from osidump.engine.verify import verify_dump
+from osidump.engine.format.manifest import load_manifest
+from osidump.engine.restore.verify import verify_dump
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import export, restore, sql
 from tests.support.hostile import edit_manifest, first_chunk, rewrite_chunk, rewrite_schema

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osidump.engine.storage import LocalStorage
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import checksums, export, restore, sql
 

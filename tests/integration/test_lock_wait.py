@@ -20,7 +20,7 @@ from typing import Any
 import pymysql
 import pytest
 from osidump.engine.errors import ConsistencyError
-from osidump.engine.storage import LocalStorage
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import export, sql
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from click.testing import CliRunner
 from osidump.cli.main import cli
-from osidump.engine.drill import run_drill
-from osidump.engine.storage import LocalStorage
+from osidump.engine.restore.drill import run_drill
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import checksums, export, restore, sql
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from osidump.cli.restore_cmd import inspect_command
-from osidump.engine.manifest import load_manifest
+from osidump.engine.format.manifest import load_manifest
 from osidump.engine.replica import replica_setup_sql
-from osidump.engine.storage import LocalStorage
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import export, restore, sql
 from tests.support.servers import ThrowawayServer

@@ -9,9 +9,9 @@ from typing import Any, BinaryIO
 import pytest
 from osidump.engine.config import ConnectionConfig
 from osidump.engine.errors import AuthenticationFailed, IntegrityError, ManifestError
-from osidump.engine.manifest import MANIFEST_NAME, load_manifest
-from osidump.engine.storage import LocalStorage
-from osidump.engine.verify import verify_dump
+from osidump.engine.format.manifest import MANIFEST_NAME, load_manifest
+from osidump.engine.restore.verify import verify_dump
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import export, restore, sql
 

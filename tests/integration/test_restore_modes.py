@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from osidump.cli.main import cli
 from osidump.engine.errors import ConfigError, ObjectNotFound, TargetExists
-from osidump.engine.storage import LocalStorage
+from osidump.engine.storage.base import LocalStorage
 
 from tests.fixtures.v1_source import build as build_v1
 from tests.integration.helpers import checksums, export, restore, sql

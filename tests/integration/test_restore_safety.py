@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from osidump.engine.errors import ConnectionLost, IntegrityError, ServerError
-from osidump.engine.storage import LocalStorage
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import export, restore, sql
 from tests.support.hostile import first_chunk

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osidump.engine.apply import PROGRESS_TABLE
 from osidump.engine.errors import TargetExists
-from osidump.engine.storage import LocalStorage
+from osidump.engine.restore.apply import PROGRESS_TABLE
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import checksums, export, restore, sql
 

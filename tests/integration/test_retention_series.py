@@ -15,8 +15,14 @@ import pytest
 from click.testing import CliRunner
 from osidump.cli.main import cli
 from osidump.engine.config import ExportConfig
-from osidump.engine.destination import STARTED_NAME, export_selection, write_start_marker
-from osidump.engine.manifest import MANIFEST_NAME, DatabaseEntry, FileEntry, Manifest, SnapshotInfo
+from osidump.engine.export.destination import STARTED_NAME, export_selection, write_start_marker
+from osidump.engine.format.manifest import (
+    MANIFEST_NAME,
+    DatabaseEntry,
+    FileEntry,
+    Manifest,
+    SnapshotInfo,
+)
 from osidump.engine.retention import (
     COMPLETE,
     DAMAGED,
@@ -25,8 +31,8 @@ from osidump.engine.retention import (
     find_dumps,
     plan_prune,
 )
-from osidump.engine.storage import LocalStorage, MemoryStorage, Storage
-from osidump.engine.storage_s3 import S3Config, S3Storage
+from osidump.engine.storage.base import LocalStorage, MemoryStorage, Storage
+from osidump.engine.storage.s3 import S3Config, S3Storage
 
 from tests.support.s3 import CREDENTIALS, Recorder, new_bucket
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from osidump.engine.storage_s3 import MIN_PART, S3Config, S3Storage, is_aws_endpoint
+from osidump.engine.storage.s3 import MIN_PART, S3Config, S3Storage, is_aws_endpoint
 
 from tests.support.s3 import Recorder
 

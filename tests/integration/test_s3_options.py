@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from osidump.cli.main import cli
 from osidump.engine.errors import ConfigError
-from osidump.engine.storage_s3 import MIN_PART, S3Config, S3Storage
+from osidump.engine.storage.s3 import MIN_PART, S3Config, S3Storage
 
 from tests.integration.helpers import sql
 from tests.support.s3 import CREDENTIALS, Recorder

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from osidump.engine.storage_s3 import MIN_PART, S3Config, S3Storage
-from osidump.engine.verify import verify_dump
+from osidump.engine.restore.verify import verify_dump
+from osidump.engine.storage.s3 import MIN_PART, S3Config, S3Storage
 
 from tests.integration.helpers import checksums, export, restore, sql
 

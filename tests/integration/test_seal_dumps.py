@@ -17,12 +17,13 @@ import pytest
 from click.testing import CliRunner, Result
 from osidump.cli.main import cli
 from osidump.engine.config import ConnectionConfig, ExportConfig, RestoreConfig
-from osidump.engine.drill import run_drill
 from osidump.engine.errors import IntegrityError
-from osidump.engine.export import run_export
-from osidump.engine.inspect import describe
-from osidump.engine.manifest import Manifest
-from osidump.engine.restore_plan import plan_restore
+from osidump.engine.export.run import run_export
+from osidump.engine.format.manifest import Manifest
+from osidump.engine.restore.drill import run_drill
+from osidump.engine.restore.inspect import describe
+from osidump.engine.restore.plan import plan_restore
+from osidump.engine.restore.verify import verify_dump
 from osidump.engine.seal import (
     ExportSeal,
     ReadKeys,
@@ -34,10 +35,9 @@ from osidump.engine.seal import (
     sign_manifest,
 )
 from osidump.engine.seal.opening import open_dump
-from osidump.engine.storage import LocalStorage, Storage
-from osidump.engine.storage_s3 import S3Config, S3Storage
-from osidump.engine.to_sql import write_sql
-from osidump.engine.verify import verify_dump
+from osidump.engine.sqlfile.to_sql import write_sql
+from osidump.engine.storage.base import LocalStorage, Storage
+from osidump.engine.storage.s3 import S3Config, S3Storage
 
 from tests.integration.helpers import checksums, restore, sql
 from tests.support.s3 import CREDENTIALS, new_bucket

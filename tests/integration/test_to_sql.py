@@ -9,8 +9,8 @@ from typing import Any
 
 from click.testing import CliRunner
 from osidump.cli.to_sql_cmd import to_sql_command
-from osidump.engine.manifest import load_manifest
-from osidump.engine.storage import LocalStorage
+from osidump.engine.format.manifest import load_manifest
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import checksums, export, sql
 from tests.integration.test_export_restore import populate

@@ -12,8 +12,8 @@ from typing import Any
 
 from click.testing import CliRunner
 from osidump.cli.main import cli
-from osidump.engine.manifest import encode_name, load_manifest
-from osidump.engine.storage import LocalStorage
+from osidump.engine.format.manifest import encode_name, load_manifest
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import checksums, export, sql
 from tests.integration.test_export_restore import populate

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from osidump.engine.storage import LocalStorage
+from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import checksums, export, restore, sql
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osidump.engine.drill import run_drill
 from osidump.engine.errors import IntegrityError
-from osidump.engine.manifest import load_manifest
-from osidump.engine.storage import LocalStorage
-from osidump.engine.to_sql import write_sql
-from osidump.engine.verify import verify_dump
+from osidump.engine.format.manifest import load_manifest
+from osidump.engine.restore.drill import run_drill
+from osidump.engine.restore.verify import verify_dump
+from osidump.engine.sqlfile.to_sql import write_sql
+from osidump.engine.storage.base import LocalStorage
 
 from tests.fixtures.v1_source import build
 from tests.integration.helpers import restore, sql

@@ -6,7 +6,7 @@ import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from osidump.engine.chunk_plan import range_predicate, split_int_range
+from osidump.engine.export.chunk_plan import range_predicate, split_int_range
 
 
 def _contains(rng: tuple[int | None, int | None], value: int) -> bool:

@@ -7,11 +7,11 @@ import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from osidump.engine.chunk_reader import ChunkStream
-from osidump.engine.chunk_writer import ChunkFile
-from osidump.engine.manifest import ChunkEntry
-from osidump.engine.storage import MemoryStorage
-from osidump.engine.tsv import NULL_FIELD, decode_row
+from osidump.engine.format.chunk_reader import ChunkStream
+from osidump.engine.format.chunk_writer import ChunkFile
+from osidump.engine.format.manifest import ChunkEntry
+from osidump.engine.format.tsv import NULL_FIELD, decode_row
+from osidump.engine.storage.base import MemoryStorage
 
 
 def escape(value: bytes) -> bytes:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from osidump.engine.load_sql import survey_script
-from osidump.engine.sql_script import iter_statements, statement_head
+from osidump.engine.sqlfile.load_sql import survey_script
+from osidump.engine.sqlfile.sql_script import iter_statements, statement_head
 
 _naming = st.sampled_from([
     "USE other", "CREATE DATABASE other", "CREATE TABLE other.t (a INT)", "INSERT INTO `other`.t VALUES (1)",

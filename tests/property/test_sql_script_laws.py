@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from osidump.engine.sql_script import iter_statements
+from osidump.engine.sqlfile.sql_script import iter_statements
 
 _text = st.text(alphabet=st.sampled_from(list("ab ;'\"`\\\n-#/*xy$")), max_size=12)
 _single = _text.map(lambda t: "'" + t.replace("\\", "\\\\").replace("'", "''") + "'")

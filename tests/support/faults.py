@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, BinaryIO
 
-from osidump.engine.storage import Storage, WriteStream
+from osidump.engine.storage.base import Storage, WriteStream
 
 
 class InjectedFault(OSError):

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 import pyrage
 import zstandard
-from osidump.engine.storage import Storage, WriteStream
+from osidump.engine.storage.base import Storage, WriteStream
 
 
 class RecordingStorage(Storage):

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 import zstandard
-from osidump.engine.chunk_reader import ChunkStream, verify_stream
-from osidump.engine.chunk_writer import ChunkFile
 from osidump.engine.errors import IntegrityError
-from osidump.engine.manifest import ChunkEntry
-from osidump.engine.storage import MemoryStorage
+from osidump.engine.format.chunk_reader import ChunkStream, verify_stream
+from osidump.engine.format.chunk_writer import ChunkFile
+from osidump.engine.format.manifest import ChunkEntry
+from osidump.engine.storage.base import MemoryStorage
 
 PATH = "data/d/t/000000-0000.tsv.zst"
 

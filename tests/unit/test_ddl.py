@@ -5,15 +5,15 @@ write it) are refused, ordinary SHOW CREATE output passes and is reshaped."""
 from __future__ import annotations
 
 import pytest
-from osidump.engine.catalog import strip_definer
-from osidump.engine.ddl import (
+from osidump.engine.errors import ManifestError
+from osidump.engine.export.catalog import strip_definer
+from osidump.engine.format.ddl import (
     UnsafeStatement,
     check_object,
     database_options,
     parse_create_table,
     rename_database,
 )
-from osidump.engine.errors import ManifestError
 
 CREATE = """CREATE TABLE `t` (
   `id` int(11) NOT NULL AUTO_INCREMENT,

@@ -8,8 +8,8 @@ import threading
 from hypothesis import given
 from hypothesis import strategies as st
 from osidump.engine.config import ExportConfig, parse_where
-from osidump.engine.destination import export_selection, selection_key
-from osidump.engine.throttle import RateLimiter
+from osidump.engine.export.destination import export_selection, selection_key
+from osidump.engine.export.throttle import RateLimiter
 
 
 def test_parse_where_tells_table_conditions_from_conditions_with_colons() -> None:

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 import zstandard
 from osidump.engine.errors import IntegrityError
-from osidump.engine.load_sql import LoadResult, Truncated, sql_blocks, survey_script
-from osidump.engine.sql_script import iter_statements, statement_head
+from osidump.engine.sqlfile.load_sql import LoadResult, Truncated, sql_blocks, survey_script
+from osidump.engine.sqlfile.sql_script import iter_statements, statement_head
 
 
 @pytest.mark.parametrize(("statement", "label", "databases"), [

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from osidump.engine.errors import IncompleteDump, ManifestError, ObjectNotFound
-from osidump.engine.manifest import (
+from osidump.engine.format.manifest import (
     FORMAT_VERSION,
     encode_name,
     load_manifest,
     parse_manifest,
 )
-from osidump.engine.storage import MemoryStorage
+from osidump.engine.storage.base import MemoryStorage
 
 SHA = "a" * 64
 
@@ -156,7 +156,7 @@ def test_empty_location_is_not_found() -> None:
     "name", ["plain", "with space", "dots.in.name", "..", "`tick`", "日本", ""]
 )
 def test_encoded_names_are_safe_single_segments(name: str) -> None:
-    from osidump.engine.storage import validate_name
+    from osidump.engine.storage.base import validate_name
 
     encoded = encode_name(name)
     assert "/" not in encoded

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from osidump.engine.errors import ConfigError, ConsistencyError
-from osidump.engine.manifest import Manifest, SnapshotInfo
+from osidump.engine.format.manifest import Manifest, SnapshotInfo
 from osidump.engine.replica import replica_setup_sql
 
 

@@ -8,9 +8,15 @@ import pytest
 from click.testing import CliRunner
 from osidump.cli.main import cli
 from osidump.engine.errors import ConfigError
-from osidump.engine.manifest import MANIFEST_NAME, DatabaseEntry, FileEntry, Manifest, SnapshotInfo
+from osidump.engine.format.manifest import (
+    MANIFEST_NAME,
+    DatabaseEntry,
+    FileEntry,
+    Manifest,
+    SnapshotInfo,
+)
 from osidump.engine.retention import delete_dump, find_dumps, plan_prune
-from osidump.engine.storage import LocalStorage, MemoryStorage, Storage
+from osidump.engine.storage.base import LocalStorage, MemoryStorage, Storage
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 

@@ -9,7 +9,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 from osidump.engine.errors import ConfigError, ObjectNotFound, StorageError
-from osidump.engine.storage_s3 import DEFAULT_PART, MAX_PART, MIN_PART, S3Config, S3Storage
+from osidump.engine.storage.s3 import DEFAULT_PART, MAX_PART, MIN_PART, S3Config, S3Storage
 
 # ---- S3Config ---------------------------------------------------------------
 

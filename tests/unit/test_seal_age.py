@@ -30,7 +30,7 @@ from osidump.engine.seal import (
 )
 from osidump.engine.seal.age_keys import generate_identity
 from osidump.engine.seal.encryption import PIECE
-from osidump.engine.storage import MemoryStorage
+from osidump.engine.storage.base import MemoryStorage
 
 IDENTITY_TEXT, RECIPIENT = generate_identity()
 IDENTITIES = parse_identities(IDENTITY_TEXT, source="test.identity")

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from osidump.cli.errors import exit_code_for
-from osidump.engine.chunk_reader import ChunkStream, verify_stream
-from osidump.engine.chunk_writer import ChunkFile
 from osidump.engine.errors import IntegrityError, ManifestError
-from osidump.engine.manifest import ChunkEntry, load_manifest, parse_manifest
+from osidump.engine.format.chunk_reader import ChunkStream, verify_stream
+from osidump.engine.format.chunk_writer import ChunkFile
+from osidump.engine.format.manifest import ChunkEntry, load_manifest, parse_manifest
 from osidump.engine.seal import (
     SIGNATURE_NAME,
     IdentityMismatch,
@@ -29,7 +29,7 @@ from osidump.engine.seal import (
     sign_manifest,
 )
 from osidump.engine.seal.opening import open_dump
-from osidump.engine.storage import MemoryStorage
+from osidump.engine.storage.base import MemoryStorage
 
 from tests.unit.test_manifest import encode, good_manifest
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from osidump.engine.config import ConnectionConfig
 from osidump.engine.errors import ConnectionLost, ConsistencyError, PrivilegeError
-from osidump.engine.snapshot import (
+from osidump.engine.export.snapshot import (
     Snapshot,
     SnapshotCoordinator,
     choose_without_lock,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from osidump.engine.snapshot import lock_statements
+from osidump.engine.export.snapshot import lock_statements
 
 
 @pytest.mark.parametrize(

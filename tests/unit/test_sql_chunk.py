@@ -4,7 +4,7 @@ own table: everything osidump 0.1 wrote passes, every injection is refused."""
 from __future__ import annotations
 
 import pytest
-from osidump.engine.sql_chunk import LineGrammar, count_rows, parse_values
+from osidump.engine.format.sql_chunk import LineGrammar, count_rows, parse_values
 
 G = LineGrammar("t", ["id", "s", "f", "d", "b"])
 P = b"INSERT INTO `t` (`id`,`s`,`f`,`d`,`b`) VALUES "

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from osidump.engine.errors import ManifestError
-from osidump.engine.manifest import encode_name, schema_file_name, table_dir
-from osidump.engine.storage import validate_name
+from osidump.engine.format.manifest import encode_name, schema_file_name, table_dir
+from osidump.engine.storage.base import validate_name
 
 SAFE_CHARS = "ABCXYZabcxyz0189._@%+=,-"
 safe_segments = st.text(alphabet=SAFE_CHARS, min_size=1, max_size=20).filter(lambda s: s not in (".", ".."))

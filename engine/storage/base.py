@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO, Protocol
 
-from .errors import (
+from ..errors import (
     DestinationNotEmpty,
     IntegrityError,
     ManifestError,
@@ -406,7 +406,7 @@ def open_storage(
     The ``s3_*`` settings are S3Config's; None leaves a setting to boto3 (its
     environment, profile and defaults). Local paths ignore them."""
     if location.startswith("s3://"):
-        from .storage_s3 import S3Config, S3Storage  # boto3 is imported only when needed
+        from .s3 import S3Config, S3Storage  # boto3 is imported only when needed
 
         config = S3Config.from_url(
             location,

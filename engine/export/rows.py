@@ -39,8 +39,8 @@ reader refuses loudly (RowTooLarge) instead of silently shifting fields.
 
 from __future__ import annotations
 
+from ..connection import quote_ident
 from .catalog import NUMERIC_TYPES, Column, Table
-from .connection import quote_ident
 
 TEMPORAL_TYPES = frozenset({"date", "datetime", "timestamp", "time"})
 TEXT_TYPES = frozenset(

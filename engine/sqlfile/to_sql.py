@@ -36,18 +36,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
-from .config import RestoreConfig
-from .connection import quote_ident
-from .errors import OsidumpError
-from .manifest import Manifest, encode_name
-from .restore_plan import ChunkJob, DatabasePlan, ObjectPlan, RestorePlan, TablePlan, plan_restore
-from .seal import NO_KEYS, ReadKeys
-from .seal.opening import open_dump
-from .sql_chunk import HEADER, LineGrammar, count_rows
-from .storage import Storage, WriteStream
-from .tsv import InsertBuilder
-from .version import __version__
+from ..config import RestoreConfig
+from ..connection import quote_ident
+from ..errors import OsidumpError
+from ..format.chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
+from ..format.manifest import Manifest, encode_name
+from ..format.sql_chunk import HEADER, LineGrammar, count_rows
+from ..format.tsv import InsertBuilder
+from ..restore.plan import ChunkJob, DatabasePlan, ObjectPlan, RestorePlan, TablePlan, plan_restore
+from ..seal import NO_KEYS, ReadKeys
+from ..seal.opening import open_dump
+from ..storage.base import Storage, WriteStream
+from ..version import __version__
 
 
 def _sql_string(value: str) -> str:

@@ -37,22 +37,11 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from .catalog import (
-    DatabaseSchema,
-    SchemaObject,
-    Table,
-    list_databases,
-    read_database,
-    strip_definer,
-)
-from .catalog import resolve_tables as resolve_table_names
-from .chunk_plan import ChunkPlan, plan_table
-from .chunk_writer import ChunkFile, ChunkStats
-from .config import ConnectionConfig, ExportConfig
-from .connection import connect
-from .destination import claim_destination, write_start_marker
-from .errors import ConsistencyError, Interrupted, OsidumpError, ServerError
-from .manifest import (
+from ..config import ConnectionConfig, ExportConfig
+from ..connection import connect
+from ..errors import ConsistencyError, Interrupted, OsidumpError, ServerError
+from ..format.chunk_writer import ChunkFile, ChunkStats
+from ..format.manifest import (
     CHUNK_SUFFIX,
     FORMAT_VERSION,
     MANIFEST_NAME,
@@ -66,15 +55,26 @@ from .manifest import (
     schema_file_name,
     table_dir,
 )
+from ..seal import NO_SEAL, SIGNATURE_NAME, EncryptingStream, ExportSeal, sign_manifest
+from ..storage.base import Storage
+from ..version import __version__
+from ..workers import WorkerPool
+from .catalog import (
+    DatabaseSchema,
+    SchemaObject,
+    Table,
+    list_databases,
+    read_database,
+    strip_definer,
+)
+from .catalog import resolve_tables as resolve_table_names
+from .chunk_plan import ChunkPlan, plan_table
+from .destination import claim_destination, write_start_marker
 from .row_filter import conditions_for, probe
 from .rows import column_kind, select_sql
-from .seal import NO_SEAL, SIGNATURE_NAME, EncryptingStream, ExportSeal, sign_manifest
 from .snapshot import Snapshot, SnapshotCoordinator
-from .storage import Storage
 from .throttle import RateLimiter, Throttle
-from .version import __version__
 from .wire import stream_rows
-from .workers import WorkerPool
 
 log = logging.getLogger("osidump.export")
 

@@ -32,8 +32,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from .errors import ConfigError, ObjectNotFound, StorageError
-from .storage import Storage, WriteStream, validate_name
+from ..errors import ConfigError, ObjectNotFound, StorageError
+from .base import Storage, WriteStream, validate_name
 
 if TYPE_CHECKING:  # boto3-stubs (a test extra) types the client; nothing at run time
     from mypy_boto3_s3.client import S3Client

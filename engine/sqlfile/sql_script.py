@@ -29,7 +29,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
-from .errors import IntegrityError
+from ..errors import IntegrityError
 
 _WS = b" \t\r\n\f\v"
 _GAP = re.compile(rb"[ \t\r\n\f\v]*")

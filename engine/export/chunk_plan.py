@@ -28,8 +28,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..connection import query_all, quote_ident
 from .catalog import INTEGER_TYPES, Table
-from .connection import query_all, quote_ident
 from .rows import literal_expr
 
 

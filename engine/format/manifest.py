@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from .errors import IncompleteDump, ManifestError, ObjectNotFound
-from .seal.signing import MAX_SIGNATURE_FILE, SIGNATURE_NAME, VerifyKey, verify_manifest
-from .storage import Storage, validate_name
+from ..errors import IncompleteDump, ManifestError, ObjectNotFound
+from ..seal.signing import MAX_SIGNATURE_FILE, SIGNATURE_NAME, VerifyKey, verify_manifest
+from ..storage.base import Storage, validate_name
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_NAME = "osidump-dump"

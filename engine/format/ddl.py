@@ -30,8 +30,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .catalog import SYSTEM_SCHEMAS
-from .errors import ManifestError
+from ..errors import ManifestError
+from ..server_compat import SYSTEM_SCHEMAS
 from .sqltokens import Token, qualified_names, replace_tokens, tokenize
 
 ENGINES = frozenset(

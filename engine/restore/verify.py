@@ -27,15 +27,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .chunk_reader import READ_BYTES, V1_MAX_LINE, ChunkStream, verify_stream
-from .config import RestoreConfig
-from .errors import IntegrityError, ObjectNotFound, OsidumpError
-from .manifest import ChunkEntry, Manifest, TableEntry
-from .restore_plan import plan_restore
-from .seal import NO_KEYS, ReadKeys
-from .seal.opening import open_dump
-from .sql_chunk import HEADER, LineGrammar, count_rows
-from .storage import Storage
+from ..config import RestoreConfig
+from ..errors import IntegrityError, ObjectNotFound, OsidumpError
+from ..format.chunk_reader import READ_BYTES, V1_MAX_LINE, ChunkStream, verify_stream
+from ..format.manifest import ChunkEntry, Manifest, TableEntry
+from ..format.sql_chunk import HEADER, LineGrammar, count_rows
+from ..seal import NO_KEYS, ReadKeys
+from ..seal.opening import open_dump
+from ..storage.base import Storage
+from .plan import plan_restore
 
 
 @dataclass

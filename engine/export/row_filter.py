@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..connection import execute
+from ..errors import ConnectionLost, ObjectNotFound, ServerError
 from .catalog import Table, matches
 from .chunk_plan import filter_sql
-from .connection import execute
-from .errors import ConnectionLost, ObjectNotFound, ServerError
 
 
 def conditions_for(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import ManifestError
+from ..errors import ManifestError
 
 
 class SqlSyntaxError(ManifestError):

@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
-from .errors import ObjectNotFound, OsidumpError
-from .manifest import DatabaseEntry, Manifest, TableEntry, load_manifest
-from .restore_plan import DATA_SESSION
-from .seal import NO_KEYS, ReadKeys
-from .seal.opening import open_dump
-from .sql_chunk import parse_values
-from .storage import Storage
-from .tsv import LoadColumn, decode_row, load_data_sql
+from ..errors import ObjectNotFound, OsidumpError
+from ..format.chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
+from ..format.manifest import DatabaseEntry, Manifest, TableEntry, load_manifest
+from ..format.sql_chunk import parse_values
+from ..format.tsv import LoadColumn, decode_row, load_data_sql
+from ..seal import NO_KEYS, ReadKeys
+from ..seal.opening import open_dump
+from ..storage.base import Storage
+from .plan import DATA_SESSION
 
 
 def _rows(storage: Storage, manifest: Manifest, db: str, table: TableEntry) -> Any:

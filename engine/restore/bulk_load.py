@@ -34,12 +34,12 @@ import pymysql
 from pymysql.constants import COMMAND
 from pymysql.protocol import OKPacketWrapper
 
-from .chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
-from .errors import ConnectionLost, IntegrityError, ServerError, from_server_error
-from .restore_plan import ChunkJob
-from .sql_chunk import HEADER, LineGrammar, count_rows, insert_prefix
-from .storage import Storage
-from .tsv import INSERT_VERB, InsertBuilder, load_data_sql
+from ..errors import ConnectionLost, IntegrityError, ServerError, from_server_error
+from ..format.chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
+from ..format.sql_chunk import HEADER, LineGrammar, count_rows, insert_prefix
+from ..format.tsv import INSERT_VERB, InsertBuilder, load_data_sql
+from ..storage.base import Storage
+from .plan import ChunkJob
 
 PACKET_BYTES = 1 << 20  # LOCAL INFILE data packets (the protocol allows 16 MiB)
 # The target refuses LOAD DATA LOCAL: MariaDB/MySQL "command not allowed" and

@@ -59,12 +59,9 @@ from typing import Any
 
 import pymysql
 
-from .bulk_load import LOCAL_INFILE_REFUSED, ChunkLoader, Loaded, first_warning
-from .catalog import SchemaObject, read_table, show_create_object
-from .config import ConnectionConfig, RestoreConfig
-from .connection import connect, execute, query_all, quote_ident, server_flavor
-from .ddl import CreateTable, parse_create_table
-from .errors import (
+from ..config import ConnectionConfig, RestoreConfig
+from ..connection import connect, execute, query_all, quote_ident, server_flavor
+from ..errors import (
     ConnectionLost,
     IntegrityError,
     Interrupted,
@@ -75,15 +72,18 @@ from .errors import (
     TargetExists,
     from_server_error,
 )
-from .restore_plan import ChunkJob, ObjectPlan, RestorePlan, TablePlan, check_server_databases
-from .server_compat import (
+from ..export.catalog import SchemaObject, read_table, show_create_object
+from ..format.ddl import CreateTable, parse_create_table
+from ..server_compat import (
     binlog_off_privilege,
     compatible_sql_mode,
     fulltext_separately,
     no_binlog_hint,
 )
-from .storage import Storage
-from .workers import WorkerPool
+from ..storage.base import Storage
+from ..workers import WorkerPool
+from .bulk_load import LOCAL_INFILE_REFUSED, ChunkLoader, Loaded, first_warning
+from .plan import ChunkJob, ObjectPlan, RestorePlan, TablePlan, check_server_databases
 
 log = logging.getLogger("osidump.restore")
 

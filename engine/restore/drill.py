@@ -17,14 +17,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from ..config import ConnectionConfig, RestoreConfig
+from ..connection import connect, execute, query_all, quote_ident
+from ..errors import IntegrityError, OsidumpError
+from ..seal import NO_KEYS, ReadKeys
+from ..seal.opening import open_dump
+from ..storage.base import Storage
 from .apply import run_restore
-from .config import ConnectionConfig, RestoreConfig
-from .connection import connect, execute, query_all, quote_ident
-from .errors import IntegrityError, OsidumpError
-from .restore_plan import plan_restore
-from .seal import NO_KEYS, ReadKeys
-from .seal.opening import open_dump
-from .storage import Storage
+from .plan import plan_restore
 
 
 @dataclass

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .connection import quote_ident
+from ..connection import quote_ident
 
 HEADER = (
     b"SET NAMES utf8mb4, time_zone='+00:00', foreign_key_checks=0, unique_checks=0,"

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import zstandard
 
-from .seal import EncryptingStream, Recipients
-from .storage import Storage, WriteStream
+from ..seal import EncryptingStream, Recipients
+from ..storage.base import Storage, WriteStream
 
 
 @dataclass(frozen=True)

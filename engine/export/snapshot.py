@@ -48,17 +48,17 @@ from typing import Any, TypeVar
 import pymysql
 from pymysql.constants import COMMAND
 
-from .config import ConnectionConfig
-from .connection import connect, execute, query_all, quote_ident, server_flavor
-from .errors import (
+from ..config import ConnectionConfig
+from ..connection import connect, execute, query_all, quote_ident, server_flavor
+from ..errors import (
     ConfigError,
     ConsistencyError,
     OsidumpError,
     PrivilegeError,
     from_server_error,
 )
-from .manifest import SnapshotInfo
-from .server_compat import version_tuple
+from ..format.manifest import SnapshotInfo
+from ..server_compat import version_tuple
 
 log = logging.getLogger("osidump.snapshot")
 T = TypeVar("T")

@@ -13,11 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .connection import query_all, quote_ident
-from .errors import ObjectNotFound
-from .sqltokens import qualified_names, tokenize
-
-SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+from ..connection import query_all, quote_ident
+from ..errors import ObjectNotFound
+from ..format.sqltokens import qualified_names, tokenize
+from ..server_compat import SYSTEM_SCHEMAS
 
 # Column types whose values are bytes, dumped as hex literals.
 BINARY_TYPES = frozenset(

@@ -28,8 +28,8 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from .connection import quote_ident
-from .errors import IntegrityError
+from ..connection import quote_ident
+from ..errors import IntegrityError
 
 KINDS = frozenset({"number", "bit", "temporal", "text", "json", "binary", "other"})
 _VIA_VARIABLE = {

@@ -22,11 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ExportConfig
-from .errors import DestinationNotEmpty, OsidumpError
-from .manifest import MANIFEST_NAME
-from .storage import Storage
-from .version import __version__
+from ..config import ExportConfig
+from ..errors import DestinationNotEmpty, OsidumpError
+from ..format.manifest import MANIFEST_NAME
+from ..storage.base import Storage
+from ..version import __version__
 
 STARTED_NAME = "export-started.json"
 STARTED_FORMAT = "osidump-export-started"

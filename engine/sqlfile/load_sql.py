@@ -49,9 +49,9 @@ import zstandard
 from pymysql.constants import COMMAND, SERVER_STATUS
 from pymysql.protocol import EOFPacketWrapper, OKPacketWrapper
 
-from .config import ConnectionConfig
-from .connection import connect, execute, quote_ident
-from .errors import (
+from ..config import ConnectionConfig
+from ..connection import connect, execute, quote_ident
+from ..errors import (
     ConfigError,
     IntegrityError,
     OsidumpError,

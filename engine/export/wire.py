@@ -28,7 +28,7 @@ from typing import Any
 import pymysql
 from pymysql.constants import COMMAND
 
-from .errors import ConnectionLost, RowTooLarge, ServerError, from_server_error
+from ..errors import ConnectionLost, RowTooLarge, ServerError, from_server_error
 
 BLOCK = 1 << 18
 _MAX_PAYLOAD = 0xFFFFFF

@@ -35,10 +35,10 @@ from typing import BinaryIO, cast
 
 import zstandard
 
-from .errors import IntegrityError, ObjectNotFound, OsidumpError, StorageError
+from ..errors import IntegrityError, ObjectNotFound, OsidumpError, StorageError
+from ..seal import plaintext
+from ..storage.base import Storage
 from .manifest import ChunkEntry
-from .seal import plaintext
-from .storage import Storage
 
 READ_BYTES = 1 << 17  # compressed bytes per storage read
 BLOCK_BYTES = 1 << 20  # decompressed bytes per block

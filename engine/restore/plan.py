@@ -36,10 +36,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import SYSTEM_SCHEMAS, matches, strip_definer
-from .config import RestoreConfig
-from .connection import quote_ident
-from .ddl import (
+from ..config import RestoreConfig
+from ..connection import quote_ident
+from ..errors import ConfigError, IntegrityError, ManifestError, ObjectNotFound
+from ..export.catalog import matches, strip_definer
+from ..format.ddl import (
     OBJECT_KINDS,
     CreateTable,
     UnsafeStatement,
@@ -49,8 +50,7 @@ from .ddl import (
     parse_create_table,
     rename_database,
 )
-from .errors import ConfigError, IntegrityError, ManifestError, ObjectNotFound
-from .manifest import (
+from ..format.manifest import (
     MANIFEST_NAME,
     MAX_MANIFEST_BYTES,
     MAX_SCHEMA_BYTES,
@@ -59,9 +59,10 @@ from .manifest import (
     TableEntry,
     read_bounded,
 )
-from .seal import decrypt_small
-from .storage import Storage
-from .tsv import LoadColumn
+from ..format.tsv import LoadColumn
+from ..seal import decrypt_small
+from ..server_compat import SYSTEM_SCHEMAS
+from ..storage.base import Storage
 
 SHADOW_PREFIX = "osidump_new_"
 OLD_PREFIX = "osidump_old_"
