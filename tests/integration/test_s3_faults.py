@@ -9,8 +9,8 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
-from osidump.engine.storage import s3 as storage_s3
 from osidump.engine.errors import ObjectNotFound, StorageError
+from osidump.engine.storage import s3 as storage_s3
 from osidump.engine.storage.s3 import MIN_PART, S3Config, S3Storage
 
 from tests.support.faults import (

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from osidump.engine.storage import s3 as storage_s3
 from osidump.engine.errors import DestinationNotEmpty, ManifestError, ObjectNotFound
+from osidump.engine.storage import s3 as storage_s3
 from osidump.engine.storage.base import LocalStorage, MemoryStorage, Storage, open_storage
 from osidump.engine.storage.s3 import MIN_PART, S3Config, S3Storage
 
