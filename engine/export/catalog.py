@@ -52,6 +52,7 @@ class Column:
     charset: str | None
     generated: bool
     nullable: bool
+    max_bytes: int | None = None  # CHARACTER_OCTET_LENGTH: the longest value, in bytes
 
     @property
     def is_binary(self) -> bool:
@@ -200,7 +201,7 @@ def read_table(conn: Any, schema: str, name: str) -> Table:
     cols = query_all(
         conn,
         "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME,"
-        " COALESCE(GENERATION_EXPRESSION, ''), IS_NULLABLE, EXTRA"
+        " COALESCE(GENERATION_EXPRESSION, ''), IS_NULLABLE, EXTRA, CHARACTER_OCTET_LENGTH"
         " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
         " ORDER BY ORDINAL_POSITION",
         (schema, name),
@@ -215,6 +216,7 @@ def read_table(conn: Any, schema: str, name: str) -> Table:
             generated=bool(_text(c[4]))
             or "GENERATED" in _text(c[6]).upper().replace("DEFAULT_GENERATED", ""),
             nullable=_text(c[5]) == "YES",
+            max_bytes=int(c[7]) if c[7] is not None else None,
         )
         for c in cols
     )

@@ -87,9 +87,9 @@ def _regexp(expr: str) -> str:
 REGEXP_FROM = 1024
 
 
-def _escaped(expr: str, flavor: str) -> str:
-    if flavor != "mariadb":
-        return _replace(expr)
+def _escaped(expr: str, flavor: str, max_bytes: int | None = None) -> str:
+    if flavor != "mariadb" or (max_bytes is not None and max_bytes < REGEXP_FROM):
+        return _replace(expr)  # short by definition (VARCHAR(255), BINARY(16)): no IF
     return f"IF(LENGTH({expr}) < {REGEXP_FROM},{_replace(expr)},{_regexp(expr)})"
 
 
@@ -99,7 +99,8 @@ def value_expr(column: Column, flavor: str) -> str:
     kind = column_kind(column)
     t = column.data_type
     if kind in ("binary", "text", "json"):
-        return f"IF({c} IS NULL,'\\\\N',{_escaped(f'CAST({c} AS BINARY)', flavor)})"
+        escaped = _escaped(f"CAST({c} AS BINARY)", flavor, column.max_bytes)
+        return f"IF({c} IS NULL,'\\\\N',{escaped})"
     if kind == "number":
         return f"IFNULL({c}+0e0,'\\\\N')" if t == "float" else f"IFNULL({c},'\\\\N')"
     if kind == "bit":
