@@ -20,6 +20,10 @@ Order, per restore:
 7. create views, triggers, routines and events (for ``truncate``, also the
    target's own triggers of those tables that the dump does not replace).
 
+This module runs the steps and does 2 and 3; the others are mixins of
+``Restore``: ``target.py`` (1), ``tables.py`` (4 to 6), ``objects.py`` (7),
+over the shared state in ``base.py``.
+
 So a failed or interrupted restore never leaves a target table emptied or half
 loaded: until step 5 the target's tables are untouched, and the error says
 what was left and how to continue. No trigger can fire on a restored row:
@@ -65,29 +69,27 @@ from ..errors import (
     ConnectionLost,
     IntegrityError,
     Interrupted,
-    ObjectNotFound,
     OsidumpError,
-    PrivilegeError,
     ServerError,
     TargetExists,
-    from_server_error,
 )
-from ..export.catalog import SchemaObject, read_table, show_create_object
-from ..format.ddl import CreateTable, parse_create_table
-from ..server_compat import (
-    binlog_off_privilege,
-    compatible_sql_mode,
-    fulltext_separately,
-    no_binlog_hint,
-)
+from ..format.ddl import CreateTable
 from ..storage.base import Storage
 from ..workers import WorkerPool
+from .base import (
+    PROGRESS_TABLE,
+    _DatabaseState,
+    _run,
+    _session,
+)
 from .bulk_load import LOCAL_INFILE_REFUSED, ChunkLoader, Loaded, first_warning
-from .plan import ChunkJob, ObjectPlan, RestorePlan, TablePlan, check_server_databases
+from .objects import ObjectCreation
+from .plan import ChunkJob, ObjectPlan, RestorePlan
+from .tables import TableFinishing
+from .target import TargetInspection
 
 log = logging.getLogger("osidump.restore")
 
-PROGRESS_TABLE = "osidump_restore_progress"
 CHUNK_ATTEMPTS = 5  # per chunk, for deadlocks and lock wait timeouts
 # Loads run with unique_checks off (keys were unique at the source) and
 # foreign_key_checks on: the shadows have no foreign keys yet, and MariaDB
@@ -99,7 +101,6 @@ DIRECT_LOAD_CHECKS = "SET SESSION unique_checks = 1, foreign_key_checks = 0"
 # transfer; a swap may wait behind the application's transactions, but not
 # for a year (the server's default).
 LOAD_TIMEOUTS = "SET SESSION net_read_timeout = 3600, net_write_timeout = 3600"
-LOCK_WAIT_SECONDS = 600
 
 
 @dataclass
@@ -143,43 +144,7 @@ class RestoreResult:
     table_rows: tuple[TableRows, ...] = ()  # --data-only, per table
 
 
-@dataclass
-class _DatabaseState:
-    """What the target database held when the restore looked, and what the
-    restore decided for it."""
-
-    name: str
-    exists: bool
-    tables: dict[str, str]  # name -> TABLE_TYPE
-    done: set[str] = field(default_factory=set)  # progress items
-    resuming: bool = False
-
-
-def _session(conn: Any, plan: RestorePlan, *, binlog: bool = True) -> None:
-    if not binlog:
-        try:
-            execute(conn, "SET SESSION sql_log_bin = 0", context="turning off the binary log")
-        except PrivilegeError as exc:
-            flavor, version = server_flavor(conn)
-            raise PrivilegeError(
-                f"{exc.message} (--no-binlog needs {binlog_off_privilege(flavor, version)})",
-                code=exc.code,
-                hint=no_binlog_hint(flavor, version),
-            ) from exc
-    settings = ", ".join(f"{name} = %s" for name, _ in plan.session)
-    execute(
-        conn,
-        f"SET SESSION {settings}, lock_wait_timeout = {LOCK_WAIT_SECONDS}",
-        tuple(v for _, v in plan.session),
-        context="setting up the restore session",
-    )
-
-
-def _names(rows: list[tuple[Any, ...]]) -> list[str]:
-    return [r[0].decode() if isinstance(r[0], bytes) else str(r[0]) for r in rows]
-
-
-class Restore:
+class Restore(TargetInspection, TableFinishing, ObjectCreation):
     def __init__(
         self,
         connection: ConnectionConfig,
@@ -209,6 +174,9 @@ class Restore:
         self._direct = plan.mode == "data"
         self._states: dict[str, _DatabaseState] = {}
         self._table_rows = {t.label: TableRows(t.label) for t in plan.tables}
+        self._indexed: set[str] = set()
+        self._chunks_left: dict[str, int] = {}  # per table, chunks this run still loads
+        self._chunks_lock = threading.Lock()
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -331,210 +299,6 @@ class Restore:
         _session(fresh, self.plan, binlog=self.config.binlog)
         return fresh
 
-    @staticmethod
-    def _item(db: str, item: str) -> str:
-        return f"{db}\0{item}"
-
-    def _mark(self, conn: Any, db: str, item: str) -> None:
-        execute(
-            conn,
-            f"INSERT INTO {quote_ident(db)}.{PROGRESS_TABLE} (dump_id, item) VALUES (%s, %s)",
-            (self.plan.dump_id, item),
-            context="recording restore progress",
-        )
-
-    # --- 1. look at the target ----------------------------------------------------
-
-    def _look(self, conn: Any) -> dict[str, _DatabaseState]:
-        """Read the target's state and refuse what the options do not allow,
-        before anything is created or changed."""
-        p = self.plan
-        server_dbs = set(_names(query_all(conn, "SHOW DATABASES", context="listing databases")))
-        check_server_databases(p, server_dbs)
-        states: dict[str, _DatabaseState] = {}
-        for db in p.databases:
-            exists = db.target in server_dbs
-            tables: dict[str, str] = {}
-            if exists:
-                for name, kind in query_all(
-                    conn,
-                    "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES"
-                    " WHERE TABLE_SCHEMA = %s",
-                    (db.target,),
-                    context=f"listing tables of {db.target}",
-                ):
-                    tables[_names([(name,)])[0]] = _names([(kind,)])[0]
-            state = _DatabaseState(db.target, exists, tables)
-            if PROGRESS_TABLE in tables:
-                rows = query_all(
-                    conn,
-                    f"SELECT dump_id, item FROM {quote_ident(db.target)}.{PROGRESS_TABLE}",
-                    context="reading restore progress",
-                )
-                ids = {str(r[0]) for r in rows}
-                if not self.config.resume and self.config.on_existing != "drop":
-                    raise TargetExists(
-                        f"{db.target} holds an unfinished restore ({PROGRESS_TABLE})",
-                        hint="re-run with --resume to continue it, or --on-existing drop"
-                        " to start over",
-                    )
-                if self.config.resume and ids and ids != {p.dump_id}:
-                    raise TargetExists(
-                        f"{db.target} holds an unfinished restore of a different dump (or of"
-                        " this one with or without --schema-only/--data-only)",
-                        hint="resume it with its own dump, or --on-existing drop to start over",
-                    )
-                if self.config.resume:
-                    state.resuming = True
-                    state.done = {self._item(db.target, str(r[1])) for r in rows}
-            states[db.target] = state
-            mine = [t for t in p.tables if t.target_db == db.target]
-            if self._direct:
-                self._check_direct_target(conn, db.target, exists, tables, mine)
-                continue
-            swapped = self._item(db.target, "swap") in state.done
-            if self.config.on_existing == "truncate" and not swapped:
-                for t in mine:
-                    if tables.get(t.entry.name) == "BASE TABLE":
-                        self._keep_definition(conn, t)
-            if state.resuming:
-                continue
-            clash = sorted(t.entry.name for t in mine if t.entry.name in tables)
-            if clash and self.config.on_existing == "fail":
-                raise TargetExists(
-                    f"{len(clash)} table{'s' if len(clash) != 1 else ''} already exist in"
-                    f" {db.target}: {', '.join(clash[:5])}",
-                )
-            for t in mine:
-                if t.entry.name in tables and tables[t.entry.name] not in ("BASE TABLE", "VIEW"):
-                    raise TargetExists(f"{t.label} exists and is not a table or view")
-            objects = [o for o in p.objects if o.target_db == db.target]
-            if self.config.on_existing == "fail" and objects:
-                self._refuse_existing_objects(conn, db.target, objects)
-        return states
-
-    def _check_direct_target(
-        self,
-        conn: Any,
-        db: str,
-        exists: bool,
-        tables: dict[str, str],
-        mine: list[TablePlan],
-    ) -> None:
-        """``--data-only``: every table exists, matches the dump's columns and
-        has no trigger that would fire on the loaded rows."""
-        for t in mine:
-            if not exists or t.entry.name not in tables:
-                raise ObjectNotFound(
-                    f"{t.label} does not exist in the target (--data-only loads into existing"
-                    " tables)",
-                    hint="restore without --data-only to create it, or --schema-only first",
-                )
-            if tables[t.entry.name] != "BASE TABLE":
-                raise TargetExists(f"{t.label} exists and is not a table")
-            self._same_columns(
-                conn, t, hint="--data-only needs the dump's columns; restore with --on-existing"
-                " drop to replace the table instead"
-            )
-        names = [t.entry.name for t in mine]
-        if not names:
-            return
-        marks = ", ".join(["%s"] * len(names))
-        found = query_all(
-            conn,
-            "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS"
-            f" WHERE EVENT_OBJECT_SCHEMA = %s AND EVENT_OBJECT_TABLE IN ({marks})"
-            " ORDER BY EVENT_OBJECT_TABLE, TRIGGER_NAME",
-            (db, *names),
-            context=f"reading triggers of {db}",
-        )
-        fired = [f"{db}.{_names([(r[0],)])[0]} ({_names([(r[1],)])[0]})" for r in found]
-        if fired and not self.config.allow_triggers:
-            raise TargetExists(
-                f"{fired[0]} has a trigger, which would fire on every loaded row"
-                f"{f' ({len(fired)} triggers in all)' if len(fired) > 1 else ''}",
-                hint="restore into a copy without triggers, drop them for the load, or pass"
-                " --allow-triggers to let them fire (rows may then differ from the dump)",
-            )
-        if fired:
-            self._notes.append(
-                "--allow-triggers: these triggers fired on the loaded rows: " + ", ".join(fired)
-            )
-
-    def _same_columns(self, conn: Any, t: TablePlan, *, hint: str) -> Any:
-        """The target's table, if its stored columns are the dump's (names and
-        types); else TargetExists naming the first difference."""
-        current = read_table(conn, t.target_db, t.entry.name)
-        have = {c.name: c.column_type for c in current.columns if not c.generated}
-        want = {c.name: c.type for c in t.entry.columns if not c.generated}
-        if have != want:
-            diff = sorted(set(have.items()) ^ set(want.items()))
-            name, ctype = diff[0]
-            where = "target" if have.get(name) == ctype else "dump"
-            raise TargetExists(
-                f"{t.label} does not match the dump: column {name} {ctype} is only in the {where}",
-                hint=hint,
-            )
-        return current
-
-    def _keep_definition(self, conn: Any, t: TablePlan) -> None:
-        """``truncate``: the target's definition is kept; its columns must be
-        the dump's, or rows would land in the wrong columns or be converted."""
-        current = self._same_columns(
-            conn, t, hint="use --on-existing drop to replace the table's definition too"
-        )
-        create = parse_create_table(current.create_sql, name=t.entry.name, refused=frozenset())
-        self._kept_definitions[t.label] = create
-        dumped = {
-            o.name for o in self.plan.objects if o.kind == "trigger" and o.target_db == t.target_db
-        }
-        for trig in query_all(
-            conn,
-            f"SHOW TRIGGERS FROM {quote_ident(t.target_db)} WHERE `Table` = %s",
-            (t.entry.name,),
-            context=f"reading triggers of {t.label}",
-        ):
-            name = _names([(trig[0],)])[0]
-            if name in dumped:
-                continue
-            obj: SchemaObject = show_create_object(
-                conn, "trigger", t.target_db, name, table=t.entry.name
-            )
-            self._kept_triggers.append(
-                ObjectPlan(
-                    target_db=t.target_db,
-                    kind="trigger",
-                    name=name,
-                    create_sql=obj.create_sql,
-                    sql_mode=obj.sql_mode,
-                    character_set_client=obj.character_set_client,
-                    collation_connection=obj.collation_connection,
-                    table=t.entry.name,
-                )
-            )
-
-    def _refuse_existing_objects(self, conn: Any, db: str, objects: list[ObjectPlan]) -> None:
-        listings = {
-            "view": ("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s"),
-            "trigger": "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS"
-            " WHERE TRIGGER_SCHEMA = %s",
-            "procedure": "SELECT ROUTINE_NAME FROM information_schema.ROUTINES"
-            " WHERE ROUTINE_SCHEMA = %s AND ROUTINE_TYPE = 'PROCEDURE'",
-            "function": "SELECT ROUTINE_NAME FROM information_schema.ROUTINES"
-            " WHERE ROUTINE_SCHEMA = %s AND ROUTINE_TYPE = 'FUNCTION'",
-            "event": "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s",
-        }
-        for kind, sql in listings.items():
-            wanted = {o.name for o in objects if o.kind == kind}
-            if not wanted:
-                continue
-            present = set(_names(query_all(conn, sql, (db,), context=f"listing {kind}s of {db}")))
-            clash = sorted(wanted & present)
-            if clash:
-                raise TargetExists(f"{kind} {db}.{clash[0]} already exists in the target")
-
-    # --- 2. databases and shadow tables ---------------------------------------------
-
     def _prepare(self, conn: Any, states: dict[str, _DatabaseState]) -> None:
         for db in self.plan.databases:
             state = states[db.target]
@@ -565,18 +329,6 @@ class Restore:
                 execute(conn, f"DROP TABLE IF EXISTS {qs}", context=f"preparing {t.label}")
                 execute(conn, self._shadow_sql(t), context=f"creating {t.label}")
                 self._mark(conn, db.target, f"table:{t.entry.name}")
-
-    def _definition(self, t: TablePlan) -> CreateTable:
-        return self._kept_definitions.get(t.label, t.create)
-
-    def _shadow_sql(self, t: TablePlan) -> str:
-        kept = self._kept_definitions.get(t.label)
-        if kept is None:
-            return t.shadow_sql()
-        # truncate: the target's definition, the dump's AUTO_INCREMENT counter.
-        return kept.build(t.shadow, without=t.deferred, auto_increment=t.create.auto_increment)
-
-    # --- 3. data -------------------------------------------------------------------
 
     def _probe_local_infile(self, conn: Any) -> None:
         if self.plan.encoding != "tsv":
@@ -610,6 +362,9 @@ class Restore:
             with contextlib.suppress(Exception):
                 conn.close()
 
+        for job in jobs:
+            label = job.table.label
+            self._chunks_left[label] = self._chunks_left.get(label, 0) + 1
         pool: WorkerPool[Any, ChunkJob] = WorkerPool(
             name="osidump-restore",
             count=self.config.threads,
@@ -627,7 +382,7 @@ class Restore:
         for attempt in range(1, CHUNK_ATTEMPTS + 1):
             try:
                 self._apply_chunk_once(conn, job)
-                return
+                break
             except ServerError as exc:
                 if exc.code in LOCAL_INFILE_REFUSED and self._loader.local_infile:
                     self._use_inserts("the target refused LOAD DATA LOCAL INFILE")
@@ -641,6 +396,19 @@ class Restore:
                 log.info(
                     "%s: %s; retrying the chunk (attempt %d)", job.label, exc.message, attempt + 1
                 )
+        else:
+            raise ServerError(f"{job.label}: not loaded after {CHUNK_ATTEMPTS} attempts")
+        self._after_chunk(conn, job)
+
+    def _after_chunk(self, conn: Any, job: ChunkJob) -> None:
+        """After a table's last chunk: its indexes, on this loader's
+        connection, while the other loaders go on with other tables."""
+        t = job.table
+        with self._chunks_lock:
+            self._chunks_left[t.label] -= 1
+            last = self._chunks_left[t.label] == 0
+        if last and not t.direct and not self._cancel.is_set():
+            self._build_indexes(conn, t)
 
     def _apply_chunk_once(self, conn: Any, job: ChunkJob) -> None:
         db = job.table.target_db
@@ -710,275 +478,16 @@ class Restore:
         if loaded.warnings > loaded.skipped:
             self._changed_values(conn, job, loaded.warnings - loaded.skipped)
         expected = loaded.records - loaded.skipped + loaded.deleted
-        if loaded.records != rows or loaded.rows != expected or (
-            mode != "replace" and loaded.deleted
+        if (
+            loaded.records != rows
+            or loaded.rows != expected
+            or (mode != "replace" and loaded.deleted)
         ):
             raise IntegrityError(
                 f"{job.label}: the server read {loaded.records} rows of {rows}, affected"
                 f" {loaded.rows} (skipped {loaded.skipped}, replaced {loaded.deleted})",
                 hint="the dump is damaged or was altered; nothing of the chunk was kept",
             )
-
-    # --- 4. indexes ------------------------------------------------------------------
-
-    def _index_names(self, conn: Any, db: str, table: str) -> set[str]:
-        return set(
-            _names(
-                query_all(
-                    conn,
-                    "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS"
-                    " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-                    (db, table),
-                    context=f"reading indexes of {db}.{table}",
-                )
-            )
-        )
-
-    def _indexes(self, conn: Any, states: dict[str, _DatabaseState]) -> None:
-        for t in self.plan.tables:
-            done = states[t.target_db].done
-            if (
-                self._item(t.target_db, "swap") in done
-                or self._item(t.target_db, f"indexes:{t.entry.name}") in done
-            ):
-                continue
-            definition = self._definition(t)
-            clauses = [d for d in definition.clauses(t.deferred) if d.kind != "foreign"]
-            if clauses:
-                present = self._index_names(conn, t.target_db, t.shadow)
-                qt = f"{quote_ident(t.target_db)}.{quote_ident(t.shadow)}"
-                missing = [d.text for d in clauses if d.name is None or d.name not in present]
-                # Each FULLTEXT index alone, first (server_compat).
-                for group in fulltext_separately(missing):
-                    adds = ", ".join(f"ADD {clause}" for clause in group)
-                    execute(
-                        conn, f"ALTER TABLE {qt} {adds}", context=f"building indexes of {t.label}"
-                    )
-            self._mark(conn, t.target_db, f"indexes:{t.entry.name}")
-
-    # --- 5. swap -------------------------------------------------------------------
-
-    def _swap(self, conn: Any, states: dict[str, _DatabaseState]) -> None:
-        """One RENAME TABLE: every existing table aside, every shadow in."""
-        renames: list[str] = []
-        views: list[str] = []
-        for t in self.plan.tables:
-            db = t.target_db
-            if self._item(db, "swap") in states[db].done:
-                continue
-            q = quote_ident(db)
-            existing = set(
-                _names(
-                    query_all(
-                        conn,
-                        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"
-                        " AND TABLE_NAME IN (%s, %s)",
-                        (db, t.shadow, t.entry.name),
-                        context=f"checking {t.label}",
-                    )
-                )
-            )
-            if t.shadow not in existing:
-                continue  # swapped by an earlier run that stopped before marking it
-            kind = states[db].tables.get(t.entry.name)
-            if t.entry.name in existing and kind == "VIEW":
-                views.append(f"{q}.{quote_ident(t.entry.name)}")
-            elif t.entry.name in existing:
-                renames.append(f"{q}.{quote_ident(t.entry.name)} TO {q}.{quote_ident(t.old)}")
-            renames.append(f"{q}.{quote_ident(t.shadow)} TO {q}.{quote_ident(t.entry.name)}")
-        for view in views:
-            execute(conn, f"DROP VIEW IF EXISTS {view}", context="replacing a view by a table")
-        if renames:
-            execute(
-                conn,
-                "RENAME TABLE " + ", ".join(renames),
-                context="swapping the restored tables in",
-            )
-        self._swapped = True
-        for target in self.plan.databases:
-            if self._item(target.target, "swap") not in states[target.target].done:
-                self._mark(conn, target.target, "swap")
-                states[target.target].done.add(self._item(target.target, "swap"))
-
-    # --- 6. old tables and foreign keys ----------------------------------------------
-
-    def _finish_tables(self, conn: Any, states: dict[str, _DatabaseState]) -> None:
-        execute(conn, "SET SESSION foreign_key_checks = 0", context="re-creating foreign keys")
-        try:
-            for db in self.plan.databases:
-                mine = [t for t in self.plan.tables if t.target_db == db.target]
-                olds = {t.old: t.entry.name for t in mine}
-                if not olds:
-                    continue
-                self._repoint(conn, db.target, olds)
-                present = set(
-                    _names(
-                        query_all(
-                            conn,
-                            "SELECT TABLE_NAME FROM information_schema.TABLES"
-                            " WHERE TABLE_SCHEMA = %s",
-                            (db.target,),
-                            context=f"listing tables of {db.target}",
-                        )
-                    )
-                )
-                drop = [f"{quote_ident(db.target)}.{quote_ident(o)}" for o in olds if o in present]
-                if drop:
-                    execute(
-                        conn,
-                        "DROP TABLE " + ", ".join(drop),
-                        context="dropping the replaced tables",
-                    )
-                for t in mine:
-                    item = f"fks:{t.entry.name}"
-                    if self._item(db.target, item) in states[db.target].done:
-                        continue
-                    self._add_foreign_keys(conn, t)
-                    self._mark(conn, db.target, item)
-        finally:
-            execute(conn, "SET SESSION foreign_key_checks = 1", context="re-creating foreign keys")
-
-    def _repoint(self, conn: Any, db: str, olds: dict[str, str]) -> None:
-        """Foreign keys of other tables that followed a replaced table to its
-        retired name (MariaDB's RENAME carries them) point at the new table."""
-        marks = ", ".join(["%s"] * len(olds))
-        rows = query_all(
-            conn,
-            "SELECT DISTINCT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_NAME"
-            " FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = %s"
-            f" AND REFERENCED_TABLE_NAME IN ({marks})",
-            (db, *olds),
-            context=f"finding foreign keys into {db}",
-        )
-        for schema, table, constraint, referenced in rows:
-            schema, table, constraint, referenced = _names(
-                [(schema,), (table,), (constraint,), (referenced,)]
-            )
-            if schema == db and table in olds:
-                continue  # an old table itself: it is dropped
-            create = query_all(
-                conn,
-                f"SHOW CREATE TABLE {quote_ident(schema)}.{quote_ident(table)}",
-                context=f"reading {schema}.{table}",
-            )[0][1]
-            text = create.decode() if isinstance(create, bytes) else str(create)
-            child = parse_create_table(text, name=table, refused=frozenset())
-            for d in child.clauses(frozenset({"foreign"})):
-                if d.name != constraint:
-                    continue
-                fixed = d.text.replace(quote_ident(referenced), quote_ident(olds[referenced]))
-                qt = f"{quote_ident(schema)}.{quote_ident(table)}"
-                execute(
-                    conn,
-                    f"ALTER TABLE {qt} DROP FOREIGN KEY {quote_ident(constraint)}",
-                    context=f"re-pointing {schema}.{table}'s foreign key",
-                )
-                execute(
-                    conn,
-                    f"ALTER TABLE {qt} ADD {fixed}",
-                    context=f"re-pointing {schema}.{table}'s foreign key",
-                )
-
-    def _add_foreign_keys(self, conn: Any, t: TablePlan) -> None:
-        definition = self._definition(t)
-        clauses = [d for d in definition.clauses(frozenset({"foreign"}))]
-        if not clauses:
-            return
-        present = set(
-            _names(
-                query_all(
-                    conn,
-                    "SELECT CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS"
-                    " WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s",
-                    (t.target_db, t.entry.name),
-                    context=f"reading foreign keys of {t.label}",
-                )
-            )
-        )
-        kept = t.label in self._kept_definitions
-        adds = [
-            "ADD " + (d.text if kept else t.foreign_keys[i])
-            for i, d in enumerate(clauses)
-            if d.name is None or d.name not in present
-        ]
-        if adds:
-            qt = f"{quote_ident(t.target_db)}.{quote_ident(t.entry.name)}"
-            execute(
-                conn,
-                f"ALTER TABLE {qt} {', '.join(adds)}",
-                context=f"adding foreign keys of {t.label}",
-            )
-
-    # --- 7. objects ----------------------------------------------------------------
-
-    def _objects(self, conn: Any, states: dict[str, _DatabaseState]) -> int:
-        count = 0
-        for obj in [*self.plan.objects, *self._kept_triggers]:
-            item = f"{obj.kind}:{obj.name}"
-            if self._item(obj.target_db, item) in states[obj.target_db].done:
-                continue
-            self._create_object(conn, obj)
-            self._mark(conn, obj.target_db, item)
-            count += 1
-        return count
-
-    def _create_object(self, conn: Any, obj: ObjectPlan) -> None:
-        conn.select_db(obj.target_db)
-        q = quote_ident(obj.name)
-        drop = {
-            "view": f"DROP VIEW IF EXISTS {q}",
-            "trigger": f"DROP TRIGGER IF EXISTS {q}",
-            "procedure": f"DROP PROCEDURE IF EXISTS {q}",
-            "function": f"DROP FUNCTION IF EXISTS {q}",
-            "event": f"DROP EVENT IF EXISTS {q}",
-        }[obj.kind]
-        sql_mode = obj.sql_mode
-        if sql_mode:
-            sql_mode, dropped = compatible_sql_mode(sql_mode, *self._server)
-            for flag in dropped:
-                self._notes.append(
-                    f"{obj.kind} {obj.target_db}.{obj.name}: sql_mode flag {flag} dropped"
-                    f" (unknown to {self._server[0]} {self._server[1]})"
-                )
-        pairs = [
-            ("sql_mode", sql_mode),  # "" is a real sql_mode and is kept
-            ("character_set_client", obj.character_set_client or None),
-            ("collation_connection", obj.collation_connection or None),
-            ("time_zone", obj.time_zone or None),  # events: STARTS/ENDS are in this zone
-        ]
-        pairs = [(k, v) for k, v in pairs if v is not None]
-        settings = [f"{k} = %s" for k, _ in pairs]
-        args = tuple(v for _, v in pairs)
-        label = f"{obj.kind} {obj.target_db}.{obj.name}"
-        if self.config.on_existing != "fail" or self.config.resume:
-            execute(conn, drop, context=f"replacing {label}")
-        try:
-            if settings:
-                execute(
-                    conn,
-                    "SET SESSION " + ", ".join(settings),
-                    tuple(args),
-                    context=f"preparing {label}",
-                )
-            execute(conn, obj.create_sql, context=f"creating {label}")
-            if obj.kind == "event" and not self.config.events_enabled:
-                execute(conn, f"ALTER EVENT {q} DISABLE", context=f"disabling {label}")
-        except OsidumpError as exc:
-            if getattr(exc, "code", 0) in (1050, 1304, 1359, 1537):
-                raise TargetExists(f"{label} already exists in the target") from exc
-            raise
-        finally:
-            _session(conn, self.plan, binlog=self.config.binlog)
-            execute(conn, "SET NAMES utf8mb4", context="resetting the session")
-
-
-def _run(conn: Any, sql: str | bytes, *, context: str) -> int:
-    try:
-        return int(conn.query(sql))
-    except pymysql.err.MySQLError as exc:
-        raise from_server_error(exc, context=context) from exc
-    except OSError as exc:
-        raise from_server_error(exc, context=context) from exc
 
 
 def run_restore(
