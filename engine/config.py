@@ -33,6 +33,21 @@ def parse_where(text: str) -> tuple[str | None, str]:
     return None, text
 
 
+def _check_user_patterns(users: bool, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    """``--include-users``/``--exclude-users``: ``user[@host]`` globs, only with ``--users``."""
+    if (include or exclude) and not users:
+        raise ConfigError(
+            "--include-users and --exclude-users apply only with --users",
+            hint="add --users to take accounts, roles and grants",
+        )
+    for pattern in (*include, *exclude):
+        if not pattern.strip() or "\x00" in pattern or len(pattern) > 400:
+            raise ConfigError(
+                f"user pattern {pattern[:40]!r} is empty, too long or holds a NUL byte",
+                hint="give user or user@host, with * and ? as wildcards (e.g. 'app*@%')",
+            )
+
+
 def _check_condition(condition: str, what: str) -> None:
     if not condition.strip() or "\x00" in condition:
         raise ConfigError(
@@ -119,12 +134,19 @@ class ExportConfig:
     no_data: bool = False
     # Row bytes read from the server per second, across all workers (None: no cap).
     max_rate: int | None = None
+    # Accounts, roles and grants (``users.py``), filtered by user@host globs;
+    # with no database named, a dump of the accounts alone.
+    users: bool = False
+    include_users: tuple[str, ...] = ()
+    exclude_users: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.databases and not self.all_databases:
+        if not self.databases and not self.all_databases and not self.users:
             raise ConfigError(
-                "no database to export", hint="name one or more databases, or --all-databases"
+                "no database to export",
+                hint="name one or more databases, or --all-databases (or --users for accounts)",
             )
+        _check_user_patterns(self.users, self.include_users, self.exclude_users)
         if self.databases and self.all_databases:
             raise ConfigError(
                 "both database names and --all-databases given", hint="use one or the other"
@@ -168,6 +190,11 @@ class ExportConfig:
             raise ConfigError(
                 f"--max-rate {self.max_rate} bytes/s is too low", hint="use at least 64K, e.g. 50M"
             )
+
+    @property
+    def users_only(self) -> bool:
+        """Accounts alone: no database named, none taken."""
+        return self.users and not self.databases and not self.all_databases
 
     @property
     def filtered(self) -> bool:
@@ -231,6 +258,11 @@ class RestoreConfig:
     insert_mode: str = "error"
     # data_only: load into tables that have triggers (they fire on every row).
     allow_triggers: bool = False
+    # Apply the dump's accounts, roles and grants (after the tables and
+    # objects), filtered by user@host globs; without it they are ignored.
+    users: bool = False
+    include_users: tuple[str, ...] = ()
+    exclude_users: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.threads <= 256:
@@ -255,6 +287,7 @@ class RestoreConfig:
                 "--data-only loads into the existing tables; --on-existing does not apply",
                 hint="leave out --on-existing (to replace tables, restore without --data-only)",
             )
+        _check_user_patterns(self.users, self.include_users, self.exclude_users)
         if not self.data_only and (self.insert_mode != "error" or self.allow_triggers):
             raise ConfigError(
                 "--insert-mode and --allow-triggers apply only with --data-only",

@@ -31,6 +31,8 @@ from ..seal.signing import MAX_SIGNATURE_FILE, SIGNATURE_NAME, VerifyKey, verify
 from ..storage.base import Storage, validate_name
 
 MANIFEST_NAME = "manifest.json"
+USERS_NAME = "users.json"  # export --users: accounts, roles and grants (users_file.py)
+MAX_ACCOUNTS = 1_000_000
 FORMAT_NAME = "osidump-dump"
 FORMAT_VERSION = 2  # 1: SQL INSERT chunks (osidump 0.1); 2: LOAD DATA rows
 READABLE_VERSIONS = (1, 2)
@@ -168,6 +170,15 @@ class Encryption:
 
 
 @dataclass(frozen=True, kw_only=True)
+class UsersEntry:
+    """The dump's accounts, roles and grants (``export --users``): one file,
+    ``users.json``, and how many accounts it holds."""
+
+    file: FileEntry
+    accounts: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Manifest:
     tool_version: str
     started_at: str
@@ -182,6 +193,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     status: str = "complete"
     encryption: Encryption | None = None  # None: chunks and schema files are plaintext
+    users: UsersEntry | None = None  # None: exported without --users
 
     @property
     def encoding(self) -> str:
@@ -195,7 +207,7 @@ class Manifest:
         raise ObjectNotFound(f"database {name} is not in this dump")
 
     def all_paths(self) -> list[str]:
-        paths = []
+        paths = [self.users.file.path] if self.users is not None else []
         for d in self.databases:
             paths.append(d.schema_file.path)
             for t in d.tables:
@@ -377,12 +389,13 @@ def _time(raw: dict[str, Any], key: str) -> str:
 
 def _options(raw: dict[str, Any]) -> dict[str, Any]:
     options: dict[str, Any] = _req(raw, "options", dict, "manifest")
-    for key in ("databases", "tables", "exclude_tables"):
+    for key in ("databases", "tables", "exclude_tables", "include_users", "exclude_users"):
         value = options.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ManifestError(f"manifest field options.{key} has the wrong type")
-    if not isinstance(options.get("all_databases", False), bool):
-        raise ManifestError("manifest field options.all_databases has the wrong type")
+    for key in ("all_databases", "users"):
+        if not isinstance(options.get(key, False), bool):
+            raise ManifestError(f"manifest field options.{key} has the wrong type")
     # Export filters (recorded for people; restore never runs them).
     table_where = options.get("table_where", [])
     if (
@@ -411,6 +424,43 @@ def _encryption(raw: dict[str, Any]) -> Encryption | None:
     ):
         raise ManifestError("manifest field encryption.recipients is not a list of age recipients")
     return Encryption(scheme=scheme, recipients=list(recipients))
+
+
+def _exact_keys(raw: Any, keys: set[str], where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ManifestError(f"manifest field {where} is not an object")
+    if set(raw) != keys:
+        odd = sorted(set(raw) ^ keys)[0]
+        raise ManifestError(f"manifest field {where} has an unknown or missing field {odd[:40]!r}")
+    return raw
+
+
+def _users(raw: dict[str, Any], options: dict[str, Any]) -> UsersEntry | None:
+    """The users file, present exactly when the export was asked for users
+    (``options.users``); its fields are checked like every other, and no
+    field beyond them is accepted."""
+    value = raw.get("users")
+    if value is None:
+        if options.get("users") is True:
+            raise ManifestError("manifest field options.users is set, but no users file is listed")
+        return None
+    if options.get("users") is not True:
+        raise ManifestError("manifest lists a users file, but options.users is not set")
+    value = _exact_keys(value, {"file", "accounts"}, "users")
+    f = _exact_keys(value["file"], {"path", "sha256", "bytes"}, "users.file")
+    if _req(f, "path", str, "users.file") != USERS_NAME:
+        raise ManifestError(f"manifest field users.file.path is not {USERS_NAME}")
+    accounts = _count(value, "accounts", "users")
+    if accounts > MAX_ACCOUNTS:
+        raise ManifestError("manifest field users.accounts is impossible")
+    return UsersEntry(
+        file=FileEntry(
+            path=USERS_NAME,
+            sha256=_hex64(_req(f, "sha256", str, "users.file"), "users.file.sha256"),
+            bytes=_count(f, "bytes", "users.file"),
+        ),
+        accounts=accounts,
+    )
 
 
 def parse_manifest(data: bytes) -> Manifest:
@@ -443,6 +493,7 @@ def parse_manifest(data: bytes) -> Manifest:
         raise ManifestError("manifest field session has the wrong type")
     encryption = _encryption(raw)
     encrypted = encryption is not None
+    options = _options(raw)
     manifest = Manifest(
         tool_version=_req(raw, "tool_version", str, "manifest"),
         started_at=_time(raw, "started_at"),
@@ -460,12 +511,13 @@ def parse_manifest(data: bytes) -> Manifest:
             attempts=_count(snap, "attempts", "snapshot") if "attempts" in snap else 1,
         ),
         session=session,
-        options=_options(raw),
+        options=options,
         databases=[
             _database(d, version, encrypted) for d in _req(raw, "databases", list, "manifest")
         ],
         format_version=version,
         encryption=encryption,
+        users=_users(raw, options),
     )
     if len({d.name for d in manifest.databases}) != len(manifest.databases):
         raise ManifestError("manifest lists a database twice")
