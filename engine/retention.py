@@ -79,8 +79,11 @@ def describe_selection(options: Mapping[str, Any]) -> str:
         value = options.get(key)
         return sorted(str(v) for v in value) if isinstance(value, (list, tuple)) else []
 
+    users_only = options.get("users") and not names("databases")
     if options.get("all_databases"):
         text = "all databases"
+    elif users_only:
+        text = "accounts only"
     else:
         text = ", ".join(names("databases")) or "(no databases recorded)"
     if names("tables"):
@@ -91,6 +94,10 @@ def describe_selection(options: Mapping[str, Any]) -> str:
         text += ", rows filtered (--where)"
     if options.get("no_data"):
         text += ", schema only"
+    if options.get("users") and not users_only:
+        text += ", with accounts"
+    if names("include_users") or names("exclude_users"):
+        text += ", accounts filtered"
     return text
 
 
@@ -121,7 +128,7 @@ def _read_dump(location: Storage, name: str) -> DumpListing:
         options = manifest.options
         stored = sum(
             d.schema_file.bytes + sum(t.stored_bytes for t in d.tables) for d in manifest.databases
-        )
+        ) + (manifest.users.file.bytes if manifest.users is not None else 0)
         return DumpListing(
             name=name,
             state=COMPLETE,

@@ -34,8 +34,9 @@ STARTED_FORMAT = "osidump-export-started"
 SELECTION_KEYS = ("databases", "all_databases", "tables", "exclude_tables")
 # Also part of the series, but only when set (dumps from before they existed,
 # and unfiltered ones, keep their key): a --where or --no-data dump is never
-# the "newest complete dump" that lets prune delete full backups.
-FILTER_KEYS = ("where", "table_where", "no_data")
+# the "newest complete dump" that lets prune delete full backups, and a dump
+# without accounts never lets prune delete the last one with them (--users).
+FILTER_KEYS = ("where", "table_where", "no_data", "users", "include_users", "exclude_users")
 
 
 def export_selection(config: ExportConfig) -> dict[str, Any]:
@@ -47,6 +48,9 @@ def export_selection(config: ExportConfig) -> dict[str, Any]:
         "where": config.where,
         "table_where": [list(pair) for pair in config.table_where],
         "no_data": config.no_data,
+        "users": config.users,
+        "include_users": list(config.include_users),
+        "exclude_users": list(config.exclude_users),
     }
 
 

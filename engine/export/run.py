@@ -6,7 +6,9 @@ One :class:`Export` run:
 2. resolves databases and tables (names only) on a plain connection;
 3. opens the shared snapshot (``snapshot.py``), guards the tables against DDL
    and reads their definitions and chunk boundaries inside it;
-4. writes one schema file per database;
+4. writes one schema file per database, and with ``--users`` the accounts,
+   roles and grants (``users.py``, read once by the coordinator inside the
+   snapshot, like the definitions) as ``users.json``;
 5. runs one thread per worker connection over the chunk plans, largest tables
    first; each thread streams its ranges (rows formatted by the server for bulk
    load, ``rows.py``) through ``wire.stream_rows`` into ``ChunkFile``s,
@@ -16,8 +18,11 @@ One :class:`Export` run:
    stop at the next statement, the connections are closed, files written so far
    are removed (best effort) and no manifest is written: nothing looks complete.
 
-Sealing (``ExportSeal``, docs/SECURITY.md): with recipients, every schema file
-and chunk is one age file and the manifest records the recipients, the
+``--users`` without a database is a dump of the accounts alone: one snapshot
+connection, no database, only ``users.json`` and the manifest.
+
+Sealing (``ExportSeal``, docs/SECURITY.md): with recipients, every schema file,
+``users.json`` and chunk is one age file and the manifest records the recipients, the
 ciphertext's digests and sizes, and no row values (no key bounds, no digest of
 the plaintext).
 
@@ -45,6 +50,7 @@ from ..format.manifest import (
     CHUNK_SUFFIX,
     FORMAT_VERSION,
     MANIFEST_NAME,
+    USERS_NAME,
     ChunkEntry,
     ColumnEntry,
     DatabaseEntry,
@@ -52,11 +58,14 @@ from ..format.manifest import (
     FileEntry,
     Manifest,
     TableEntry,
+    UsersEntry,
     schema_file_name,
     table_dir,
 )
+from ..format.users_file import users_document
 from ..seal import NO_SEAL, SIGNATURE_NAME, EncryptingStream, ExportSeal, sign_manifest
 from ..storage.base import Storage
+from ..users import Account, read_accounts
 from ..version import __version__
 from ..workers import WorkerPool
 from .catalog import (
@@ -133,6 +142,7 @@ class Export:
         self._written: list[_Written] = []
         self._left_out: dict[str, list[str]] = {}
         self._flavor = "mariadb"
+        self._accounts: list[Account] = []
         self._lock = threading.Lock()
         # --max-rate: one bucket for every worker (throttle.py).
         self._throttle: Throttle | None = throttle
@@ -149,7 +159,7 @@ class Export:
         coordinator = SnapshotCoordinator(
             self.connection,
             mode=self.config.consistency,
-            workers=1 if self.config.no_data else self.config.threads,
+            workers=1 if self.config.no_data or self.config.users_only else self.config.threads,
             retries=self.config.snapshot_retries,
             lock_wait_timeout=self.config.lock_wait_timeout,
         )
@@ -161,8 +171,9 @@ class Export:
             schemas, plans = self._read_inside(snapshot, selection)
             write_start_marker(self.storage, self.config, started_at=started)
             schema_entries = {s.name: self._write_schema(s) for s in schemas}
+            users = self._write_users() if self.config.users else None
             self._run_workers(snapshot, plans)
-            manifest = self._manifest(started, snapshot, schemas, schema_entries)
+            manifest = self._manifest(started, snapshot, schemas, schema_entries, users)
             snapshot.close()  # every row is read: release the snapshot and the DDL guard now
             data = manifest.to_json()
             if self.seal.signing_key is not None:
@@ -183,6 +194,8 @@ class Export:
     # --- steps ---------------------------------------------------------------
 
     def _resolve(self) -> dict[str, list[str]]:
+        if self.config.users_only:
+            return {}
         conn = connect(self.connection)
         try:
             dbs = list(self.config.databases) or list_databases(conn)
@@ -217,6 +230,8 @@ class Export:
         plans.sort(key=lambda p: (-p.table.data_bytes, p.table.label, p.ordinal))
         self.progress.total_chunks = len(plans)
         self.progress.total_bytes_estimate = sum(t.data_bytes for s in schemas for t in s.tables)
+        if cfg.users:  # once, in the snapshot's session, before anything is written
+            self._accounts = read_accounts(conn, cfg.include_users, cfg.exclude_users)
         return schemas, plans
 
     def _select_objects(
@@ -266,7 +281,14 @@ class Export:
             "objects": [obj(o) for o in schema.objects],
         }
         data = (json.dumps(doc, indent=1) + "\n").encode("utf-8")
-        name = schema_file_name(schema.name)
+        return self._write_small(schema_file_name(schema.name), data)
+
+    def _write_users(self) -> UsersEntry:
+        file = self._write_small(USERS_NAME, users_document(self._accounts))
+        return UsersEntry(file=file, accounts=len(self._accounts))
+
+    def _write_small(self, name: str, data: bytes) -> FileEntry:
+        """One whole small file (schema, users), sealed like the chunks."""
         recipients = self.seal.recipients
         if recipients is None:
             self.storage.put(name, data)
@@ -356,6 +378,7 @@ class Export:
         snapshot: Snapshot,
         schemas: list[DatabaseSchema],
         schema_files: dict[str, FileEntry],
+        users: UsersEntry | None,
     ) -> Manifest:
         by_table: dict[tuple[str, str], list[_Written]] = {}
         for w in self._written:
@@ -412,6 +435,9 @@ class Export:
                 "no_data": cfg.no_data,
                 "max_rate": cfg.max_rate,
                 "storage": self.storage.settings(),  # S3 region/encryption/class; no secrets
+                "users": cfg.users,
+                "include_users": list(cfg.include_users),
+                "exclude_users": list(cfg.exclude_users),
             },
             databases=databases,
             encryption=(
@@ -419,6 +445,7 @@ class Export:
                 if recipients is not None
                 else None
             ),
+            users=users,
         )
 
     def _cleanup(self) -> None:
