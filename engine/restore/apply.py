@@ -18,10 +18,14 @@ Order, per restore:
    tables (MariaDB's RENAME carries them along) back at the new ones, drop the
    old tables, add the restored tables' foreign keys;
 7. create views, triggers, routines and events (for ``truncate``, also the
-   target's own triggers of those tables that the dump does not replace).
+   target's own triggers of those tables that the dump does not replace);
+8. with ``--users``, create the dump's accounts, roles and grants
+   (``users.apply_accounts``: an account the target has is left as it is),
+   last, because a table or routine grant needs its object. Their syntax
+   must be the target's flavor: checked in step 1.
 
 This module runs the steps and does 2 and 3; the others are mixins of
-``Restore``: ``target.py`` (1), ``tables.py`` (4 to 6), ``objects.py`` (7),
+``Restore``: ``target.py`` (1), ``tables.py`` (4 to 6), ``objects.py`` (7, 8),
 over the shared state in ``base.py``.
 
 So a failed or interrupted restore never leaves a target table emptied or half
@@ -75,6 +79,7 @@ from ..errors import (
 )
 from ..format.ddl import CreateTable
 from ..storage.base import Storage
+from ..users import AccountsReport, check_flavor
 from ..workers import WorkerPool
 from .base import (
     PROGRESS_TABLE,
@@ -142,6 +147,7 @@ class RestoreResult:
     objects: int
     notes: tuple[str, ...] = ()
     table_rows: tuple[TableRows, ...] = ()  # --data-only, per table
+    accounts: AccountsReport | None = None  # --users: created and skipped accounts
 
 
 class Restore(TargetInspection, TableFinishing, ObjectCreation):
@@ -192,6 +198,7 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
         states: dict[str, _DatabaseState] = {}
         try:
             self._server = server_flavor(conn)
+            check_flavor(p.accounts, self._server[0])  # before anything changes
             _session(conn, p, binlog=self.config.binlog)
             self.progress.phase = "schema"
             states = self._look(conn)
@@ -221,6 +228,7 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
             self._phase = "creating views, triggers, routines and events"
             self.progress.phase = "objects"
             objects = self._objects(conn, states)
+            accounts = self._accounts(conn)
             for db in p.databases:
                 execute(
                     conn,
@@ -235,6 +243,7 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
                 chunks_skipped=skipped,
                 objects=objects,
                 notes=tuple(self._notes),
+                accounts=accounts,
             )
         except KeyboardInterrupt as exc:
             self._cancel.set()
@@ -252,6 +261,7 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
                 conn.close()
 
     def _finish_direct(self, conn: Any, jobs: list[ChunkJob], skipped: int) -> RestoreResult:
+        accounts = self._accounts(conn)
         for db in self.plan.databases:
             execute(
                 conn,
@@ -267,6 +277,7 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
             objects=0,
             notes=tuple(self._notes),
             table_rows=tuple(self._table_rows.values()),
+            accounts=accounts,
         )
 
     def _how_to_continue(self, states: dict[str, _DatabaseState]) -> str:

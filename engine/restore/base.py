@@ -81,6 +81,7 @@ class RestoreBase:
     storage: Storage
     plan: RestorePlan
     _notes: list[str]
+    _phase: str  # what the run is doing, for the error that stops it
     _swapped: bool
     _created: set[str]
     _kept_definitions: dict[str, CreateTable]

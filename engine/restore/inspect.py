@@ -155,6 +155,15 @@ def describe(storage: Storage, *, keys: ReadKeys = NO_KEYS) -> dict[str, Any]:
         "seal": opened.seal_summary(),
         "row_filters": row_filters(m.options),
         "no_data": m.options.get("no_data") is True,
+        "users": (
+            {
+                "accounts": m.users.accounts,
+                "include": [_printable(str(p)) for p in m.options.get("include_users") or []],
+                "exclude": [_printable(str(p)) for p in m.options.get("exclude_users") or []],
+            }
+            if m.users is not None
+            else None
+        ),
         "databases": databases,
         "notes": notes,
     }

@@ -1,6 +1,6 @@
-"""Step 7 of a restore: views, triggers, routines and events, each under the
-session settings it was defined with (sql_mode flags the target does not know
-dropped, with a note)."""
+"""Steps 7 and 8 of a restore: views, triggers, routines and events, each
+under the session settings it was defined with (sql_mode flags the target
+does not know dropped, with a note); then, with ``--users``, the accounts."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ..errors import (
 from ..server_compat import (
     compatible_sql_mode,
 )
+from ..users import AccountsReport, apply_accounts
 from .base import (
     RestoreBase,
     _DatabaseState,
@@ -33,6 +34,15 @@ class ObjectCreation(RestoreBase):
             self._mark(conn, obj.target_db, item)
             count += 1
         return count
+
+    def _accounts(self, conn: Any) -> AccountsReport | None:
+        """Step 8 (``--users``): create the accounts the target lacks, with
+        their grants; the ones it has stay as they are. Idempotent, so
+        ``--resume`` runs it again (what the first run created is skipped)."""
+        if not self.config.users:
+            return None
+        self._phase = "creating the accounts"
+        return apply_accounts(conn, self.plan.accounts)
 
     def _create_object(self, conn: Any, obj: ObjectPlan) -> None:
         conn.select_db(obj.target_db)

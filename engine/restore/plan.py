@@ -1,9 +1,10 @@
 """What a restore will do, computed and checked before anything is touched.
 
-``plan_restore`` reads only the manifest and the schema files (both verified
-against their digests), and decides: which databases under which names, which
-tables, which chunks in which order, which secondary indexes and foreign keys
-are added after the data, and which views/triggers/routines/events follow.
+``plan_restore`` reads only the manifest, the schema files and, with
+``--users``, ``users.json`` (each verified against its digest), and decides:
+which databases under which names, which tables, which chunks in which order,
+which secondary indexes and foreign keys are added after the data, which
+views/triggers/routines/events follow, and which accounts come last.
 ``--dry-run`` prints this plan; the restore executes exactly it (plan separate
 from execution, as litestream's CalcRestorePlan). ``verify`` builds the same
 plan, so it refuses what restore would refuse.
@@ -14,7 +15,9 @@ statement kind matches the object, the name matches, nothing after it, no
 database outside the restore named, no engine or option that reaches outside
 the server's data - and the tables' columns must be the manifest's. Data never
 becomes SQL text chosen by the dump: chunks are loaded with statements built
-here from validated names (``tsv.py``, ``sql_chunk.py``).
+here from validated names (``tsv.py``, ``sql_chunk.py``). Accounts pass
+``users.Account.from_dict`` (``format/users_file.py``): one account's own
+CREATE USER/ROLE and GRANTs, passwords only as hashes.
 
 Every table is loaded into a shadow table (``osidump_new_<digest>``) created
 without its secondary indexes and foreign keys and without any trigger, and
@@ -38,7 +41,7 @@ from typing import Any
 
 from ..config import RestoreConfig
 from ..connection import quote_ident
-from ..errors import ConfigError, IntegrityError, ManifestError, ObjectNotFound
+from ..errors import ConfigError, ManifestError, ObjectNotFound
 from ..export.catalog import matches, strip_definer
 from ..format.ddl import (
     OBJECT_KINDS,
@@ -50,6 +53,7 @@ from ..format.ddl import (
     parse_create_table,
     rename_database,
 )
+from ..format.dump_files import read_checked
 from ..format.manifest import (
     MANIFEST_NAME,
     MAX_MANIFEST_BYTES,
@@ -60,9 +64,10 @@ from ..format.manifest import (
     read_bounded,
 )
 from ..format.tsv import LoadColumn
-from ..seal import decrypt_small
+from ..format.users_file import read_users
 from ..server_compat import SYSTEM_SCHEMAS
 from ..storage.base import Storage
+from ..users import Account, select_accounts
 
 SHADOW_PREFIX = "osidump_new_"
 OLD_PREFIX = "osidump_old_"
@@ -179,6 +184,8 @@ class RestorePlan:
     mode: str = "full"  # "full" | "schema" (--schema-only) | "data" (--data-only)
     session: tuple[tuple[str, str], ...] = DATA_SESSION
     notes: tuple[str, ...] = field(default=())
+    # --users: the dump's accounts (validated, filtered), applied after the objects.
+    accounts: tuple[Account, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -202,6 +209,10 @@ class RestorePlan:
             "objects": [
                 {"database": o.target_db, "kind": o.kind, "name": o.name} for o in self.objects
             ],
+            "accounts": [
+                {"account": a.label(), "role": a.is_role, "grants": len(a.grants)}
+                for a in self.accounts
+            ],
             "notes": list(self.notes),
         }
 
@@ -217,15 +228,7 @@ def _schema_doc(storage: Storage, manifest: Manifest, db: str) -> dict[str, Any]
     """The schema file of ``db``, checked against its digest and its shape
     (the digest is of the stored bytes; an encrypted one is decrypted after)."""
     entry = manifest.database(db).schema_file
-    try:
-        data = read_bounded(storage, entry.path, MAX_SCHEMA_BYTES)
-    except ObjectNotFound as exc:
-        raise IntegrityError(f"schema file {entry.path} is missing from the dump") from exc
-    if hashlib.sha256(data).hexdigest() != entry.sha256 or len(data) != entry.bytes:
-        raise IntegrityError(f"schema file {entry.path} does not match the manifest's sha256")
-    if manifest.encryption is not None:
-        where = f"schema file {entry.path}"
-        data = decrypt_small(storage, data, name=where, limit=MAX_SCHEMA_BYTES)
+    data = read_checked(storage, manifest, entry, limit=MAX_SCHEMA_BYTES, what="schema file")
     try:
         doc = json.loads(data)
     except RecursionError as exc:
@@ -300,6 +303,42 @@ def _session_value(value: str | None, what: str) -> str | None:
     return value
 
 
+def plan_accounts(
+    storage: Storage, manifest: Manifest, config: RestoreConfig
+) -> tuple[tuple[Account, ...], list[str]]:
+    """``--users``: the dump's accounts, read, validated and filtered; without
+    it none, and a note when the dump has some."""
+    entry = manifest.users
+    if not config.users:
+        if entry is None or not entry.accounts:
+            return (), []
+        n = entry.accounts
+        return (), [
+            f"the dump holds {n} account{'s' if n != 1 else ''} (export --users), not"
+            " restored: restore --users applies them"
+        ]
+    if entry is None:
+        raise ConfigError(
+            "this dump holds no accounts (it was exported without --users)",
+            hint="restore without --users, or take a new export with --users",
+        )
+    accounts = read_users(storage, manifest)
+    for pattern in config.include_users:
+        if not select_accounts(accounts, (pattern,), ()):
+            raise ObjectNotFound(
+                f"no account of this dump matches --include-users {pattern!r}",
+                hint="`osidump restore --users --dry-run` lists the dump's accounts",
+            )
+    chosen = select_accounts(accounts, config.include_users, config.exclude_users)
+    notes = []
+    if len(chosen) < len(accounts):
+        notes.append(
+            f"{len(accounts) - len(chosen)} of the dump's {len(accounts)} accounts left out"
+            " (--include-users/--exclude-users)"
+        )
+    return tuple(chosen), notes
+
+
 def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) -> RestorePlan:
     manifest_bytes = read_bounded(storage, MANIFEST_NAME, MAX_MANIFEST_BYTES)
     mode = "schema" if config.schema_only else "data" if config.data_only else "full"
@@ -324,6 +363,7 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
             hint="add --tables db.table to pick tables of one database",
         )
     partial = bool(config.tables)
+    accounts, account_notes = plan_accounts(storage, manifest, config)
     targets = {source: config.database or source for source in chosen}
     # Dotted names may start with a database being restored (under its own
     # name); every other database of the dump, and the system schemas, are
@@ -433,6 +473,13 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
             notes.append(f"{source}: skipped {what} ({why})")
     if manifest.options.get("where") or manifest.options.get("table_where"):
         notes.append("the dump holds only the rows its export's --where selected (see inspect)")
+    renamed = sorted(s for s, t in targets.items() if s != t)
+    if accounts and renamed:
+        notes.append(
+            f"the accounts' grants name databases as dumped ({', '.join(renamed)}),"
+            " not as restored under --database"
+        )
+    notes.extend(account_notes)
     # Chunks: largest tables first, interleaved round-robin so parallel workers
     # spread over tables instead of queueing on one.
     ordered = sorted(tables, key=lambda t: -t.entry.stored_bytes)
@@ -457,6 +504,7 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
         encoding=manifest.encoding,
         mode=mode,
         notes=tuple(notes),
+        accounts=accounts,
     )
 
 

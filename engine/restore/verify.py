@@ -4,7 +4,8 @@ The manifest is validated field by field; every schema file is read, matched
 against its digest and every statement in it checked (``restore_plan``);
 every chunk is read in full: present, a regular file, sha256 of the stored
 bytes, digest of the decompressed content, sizes, row count, row lengths, and
-for version-1 chunks the INSERT grammar of every line. All problems are
+for version-1 chunks the INSERT grammar of every line; ``users.json`` is read
+and every account in it validated as ``restore --users`` would. All problems are
 collected (not just the first), so the report names every damaged chunk.
 
 Sealed dumps (``seal.opening.open_dump``): with verify keys, the manifest's
@@ -30,8 +31,9 @@ from typing import Any
 from ..config import RestoreConfig
 from ..errors import IntegrityError, ObjectNotFound, OsidumpError
 from ..format.chunk_reader import READ_BYTES, V1_MAX_LINE, ChunkStream, verify_stream
-from ..format.manifest import ChunkEntry, Manifest, TableEntry
+from ..format.manifest import ChunkEntry, Manifest, TableEntry, UsersEntry
 from ..format.sql_chunk import HEADER, LineGrammar, count_rows
+from ..format.users_file import read_users
 from ..seal import NO_KEYS, ReadKeys
 from ..seal.opening import open_dump
 from ..storage.base import Storage
@@ -59,6 +61,8 @@ class VerifyReport:
     problems: list[str]  # dump-level: schema files and their statements
     depth: str = "content"  # "stored": encrypted, no identity: stored bytes only
     seal: dict[str, Any] = field(default_factory=dict)  # OpenedDump.seal_summary()
+    accounts: int | None = None  # users.json's accounts; None: exported without --users
+    users_ok: bool = True  # users.json passed (its problem is among ``problems``)
 
     @property
     def ok(self) -> bool:
@@ -141,6 +145,11 @@ def verify_dump(
                 check_stored(storage, f.path, f.bytes, f.sha256, f"schema file {f.path}")
             except OsidumpError as exc:
                 problems.append(f"{db.name}: {exc.message}")
+    users_problem = None
+    if manifest.users is not None:
+        users_problem = _check_users(storage, manifest, manifest.users, readable=opened.readable)
+        if users_problem is not None:
+            problems.append(users_problem)
     reports: list[TableReport] = []
     jobs: list[tuple[TableReport, TableEntry, ChunkEntry]] = []
     for db in manifest.databases:
@@ -168,7 +177,25 @@ def verify_dump(
         problems=problems,
         depth="content" if opened.readable else "stored",
         seal=opened.seal_summary(),
+        accounts=manifest.users.accounts if manifest.users is not None else None,
+        users_ok=users_problem is None,
     )
+
+
+def _check_users(
+    storage: Storage, manifest: Manifest, entry: UsersEntry, *, readable: bool
+) -> str | None:
+    """users.json as restore --users would take it (digest, then every
+    account validated), or only its stored bytes when it cannot be decrypted."""
+    f = entry.file
+    try:
+        if readable:
+            read_users(storage, manifest)
+        else:
+            check_stored(storage, f.path, f.bytes, f.sha256, f"users file {f.path}")
+    except OsidumpError as exc:
+        return exc.message
+    return None
 
 
 def _check_stored_chunk(
