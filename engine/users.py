@@ -1,22 +1,23 @@
 """Accounts, roles and grants: read from a server, carried as data, applied to
 another, as MySQL Shell's ``dumpInstance``/``loadDump`` do with ``users``.
 
-How export and restore will call this (not wired yet; the chunk format is
-being rewritten):
+How export and restore call this:
 
-- ``export --users``: after the snapshot is taken (accounts are not
-  transactional, so they are read once, by the coordinator, like the schema),
-  ``read_accounts(conn, include, exclude)`` and store
-  ``[a.to_dict() for a in accounts]`` as one JSON object of the dump (say
-  ``users.json``) whose digest the manifest lists, as for any other file.
-- ``restore --users``: when the plan is made (before anything runs),
-  ``[Account.from_dict(d) for d in data]`` validates the file as untrusted
+- ``export --users`` (``export/run.py``): after the snapshot is taken
+  (accounts are not transactional, so they are read once, by the
+  coordinator, like the schema), ``read_accounts(conn, include, exclude)``;
+  ``[a.to_dict() for a in accounts]`` is stored as ``users.json``
+  (``format/users_file.py``), whose digest the manifest lists.
+- ``restore --users``: when the plan is made (``restore/plan.py``, before
+  anything runs), ``Account.from_dict`` validates every entry as untrusted
   input (ManifestError, exit 5, on anything but one account's own
-  CREATE USER/ROLE and GRANT statements) and ``check_flavor`` compares it with
-  the target; ``--include-users``/``--exclude-users`` filter with
-  ``select_accounts``; the plan lists the accounts. ``apply_accounts(conn,
-  accounts)`` runs after tables, views and routines exist (a table or routine
-  grant needs its object) and returns what was created and what skipped.
+  CREATE USER/ROLE and GRANT statements); ``--include-users`` and
+  ``--exclude-users`` filter with ``select_accounts``; the plan lists the
+  accounts. The restore's first step compares them with the target
+  (``check_flavor``), and its last (``restore/objects.py``) runs
+  ``apply_accounts(conn, accounts)`` after tables, views and routines exist
+  (a table or routine grant needs its object); it returns what was created
+  and what skipped.
 
 What is read: every account in ``mysql.user`` except the server's own
 (``SYSTEM_ACCOUNTS``, MariaDB's ``PUBLIC``) and, unless an include pattern

@@ -4,12 +4,14 @@ and the shared rate limiter's law (on a fake clock: no timed assertions)."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 from osidump.engine.config import ExportConfig, parse_where
 from osidump.engine.export.destination import export_selection, selection_key
 from osidump.engine.export.throttle import RateLimiter
+from osidump.engine.retention import describe_selection
 
 
 def test_parse_where_tells_table_conditions_from_conditions_with_colons() -> None:
@@ -35,6 +37,23 @@ def test_filtered_and_schema_only_dumps_are_series_of_their_own() -> None:
     # Dumps made before these options existed stay in the full series.
     assert selection_key({"databases": ["shop"], "all_databases": False, "tables": [],
                           "exclude_tables": []}) == full
+
+
+def test_dumps_with_accounts_are_series_of_their_own() -> None:
+    """A newest dump without --users must not let prune delete the last one
+    with the accounts; an accounts-only dump is a series of its own."""
+    def key(**options: Any) -> str:
+        return selection_key(export_selection(ExportConfig(**options)))
+
+    full = key(databases=("shop",))
+    with_users = key(databases=("shop",), users=True)
+    some_users = key(databases=("shop",), users=True, exclude_users=("test*",))
+    only_users = key(users=True)
+    assert len({full, with_users, some_users, only_users}) == 4
+    assert describe_selection(export_selection(ExportConfig(users=True))) == "accounts only"
+    assert describe_selection(
+        export_selection(ExportConfig(databases=("shop",), users=True, include_users=("app",)))
+    ) == "shop, with accounts, accounts filtered"
 
 
 class FakeClock:
