@@ -161,6 +161,26 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     help="Drop DEFINER clauses (for managed targets without SUPER).",
 )
 @click.option(
+    "--users",
+    is_flag=True,
+    help="Also take accounts, roles and grants (passwords as the server's hashes, never in "
+    "clear), as MySQL Shell's dumpInstance; the server's own accounts and root's are left "
+    "out. Without a database: the accounts alone.",
+)
+@click.option(
+    "--include-users",
+    multiple=True,
+    metavar="USER[@HOST]",
+    help="With --users, only these accounts: globs (* and ?), comma-separated; no @HOST "
+    "means any host. Naming root takes the installer's root accounts too.",
+)
+@click.option(
+    "--exclude-users",
+    multiple=True,
+    metavar="USER[@HOST]",
+    help="With --users, not these accounts (globs, comma-separated).",
+)
+@click.option(
     "--replace-incomplete",
     is_flag=True,
     help="If the destination holds only an export of the same selection that did not finish "
@@ -190,6 +210,9 @@ def export_command(
     routines: bool | None,
     events: bool | None,
     strip_definers: bool,
+    users: bool,
+    include_users: tuple[str, ...],
+    exclude_users: tuple[str, ...],
     replace_incomplete: bool,
     seal: ExportSealSettings,
     s3: S3Settings,
@@ -205,9 +228,13 @@ def export_command(
       osidump export shop --sign-key prod.key --encrypt-to-file recipients.txt -o ...
       osidump export shop --where 'shop.orders:created_at >= "2026-01-01"' -o ./recent
       osidump export shop --no-data -o ./shop-schema
+      osidump export --all-databases --users -o /backups/instance-$(date +%F)
+      osidump export --users --exclude-users 'test*' -o ./accounts
     """
     sealing = seal.load()  # key files first: a bad one fails before anything is touched
-    if not databases and not all_databases and connection.default_database:
+    # --users with no database named is a dump of the accounts alone: the
+    # environment's default database (DB_DATABASE) is not added to it.
+    if not databases and not all_databases and not users and connection.default_database:
         databases = (connection.default_database,)
     every_table, per_table = split_where(where)
     config = ExportConfig(
@@ -228,6 +255,9 @@ def export_command(
         table_where=per_table,
         no_data=no_data,
         max_rate=parse_size(max_rate) if max_rate is not None else None,
+        users=users,
+        include_users=split_list(include_users),
+        exclude_users=split_list(exclude_users),
     )
     conn_config = connection.config()
     storage = s3.open(output)
@@ -275,23 +305,33 @@ def export_command(
         "gtid": manifest.snapshot.gtid_executed,
         "signed_by": sealing.signing_key.key_id if sealing.signing_key else None,
         "encrypted_to": list(sealing.recipients.names) if sealing.recipients else [],
+        "accounts": manifest.users.accounts if manifest.users is not None else None,
     }
     if json_log:
         emit_json("export.done", **summary)
+        return
+    accounts = summary["accounts"]
+    if config.users_only:
+        click.echo(
+            f"exported {plural(accounts or 0, 'account')} with their roles and grants"
+            f" (no database) to {storage.describe()}"
+        )
     else:
         click.echo(
             f"exported {plural(tables_n, 'table')}, {plural(rows, 'row')} ({human_bytes(raw)} of "
             f"rows, {human_bytes(stored)} stored) to {storage.describe()} "
             f"[consistency: {manifest.snapshot.consistency}]"
         )
-        if config.no_data:
-            click.echo("  schema and objects only (--no-data): no rows")
-        if config.filtered:
-            click.echo("  rows filtered by --where (recorded; osidump inspect shows it)")
-        for db in manifest.databases:
-            for left in db.left_out:
-                click.echo(f"  left out of {db.name}: {left}")
-        if sealing.signing_key is not None:
-            click.echo(f"signed by {sealing.signing_key.key_id}")
-        if sealing.recipients is not None:
-            click.echo(f"encrypted to {', '.join(sealing.recipients.names)}")
+        if accounts is not None:
+            click.echo(f"  and {plural(accounts, 'account')} with their roles and grants (--users)")
+    if config.no_data:
+        click.echo("  schema and objects only (--no-data): no rows")
+    if config.filtered:
+        click.echo("  rows filtered by --where (recorded; osidump inspect shows it)")
+    for db in manifest.databases:
+        for left in db.left_out:
+            click.echo(f"  left out of {db.name}: {left}")
+    if sealing.signing_key is not None:
+        click.echo(f"signed by {sealing.signing_key.key_id}")
+    if sealing.recipients is not None:
+        click.echo(f"encrypted to {', '.join(sealing.recipients.names)}")

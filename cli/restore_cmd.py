@@ -15,6 +15,7 @@ from osidump.engine.restore.inspect import describe, load_data_statement
 from osidump.engine.restore.plan import RestorePlan, plan_restore
 from osidump.engine.restore.verify import verify_dump
 from osidump.engine.seal.opening import open_dump
+from osidump.engine.users import AccountsReport
 
 from .errors import handle_errors
 from .export_cmd import default_threads, plural, split_list
@@ -41,8 +42,23 @@ def _print_plan(plan: RestorePlan) -> None:
         )
     for o in plan.objects:
         click.echo(f"  {o.kind} {o.target_db}.{o.name}")
+    for a in plan.accounts:
+        kind = "role" if a.is_role else "account"
+        click.echo(f"{kind} {a.label()}: {plural(len(a.grants), 'grant')}, if the target lacks it")
     for note in plan.notes:
         click.echo(f"note: {note}")
+
+
+def _print_accounts(report: AccountsReport) -> None:
+    created, skipped = report.created, report.skipped
+    click.echo(
+        f"accounts: {len(created)} created with {plural(report.grants, 'grant')},"
+        f" {len(skipped)} skipped (already on the target, left as they were)"
+    )
+    for label in created:
+        click.echo(f"  created {label}")
+    for label in skipped:
+        click.echo(f"  skipped {label}")
 
 
 @click.command("restore")
@@ -119,6 +135,26 @@ def _print_plan(plan: RestorePlan) -> None:
     help="With --data-only, load into tables that have triggers; they fire on every loaded "
     "row and may change it or write elsewhere.",
 )
+@click.option(
+    "--users",
+    is_flag=True,
+    help="Also create the dump's accounts, roles and grants (export --users), after the "
+    "tables and objects; an account the target already has is left exactly as it is. "
+    "Needs CREATE USER and the privileges it grants. Without it they are not restored.",
+)
+@click.option(
+    "--include-users",
+    multiple=True,
+    metavar="USER[@HOST]",
+    help="With --users, only these accounts: globs (* and ?), comma-separated; no @HOST "
+    "means any host.",
+)
+@click.option(
+    "--exclude-users",
+    multiple=True,
+    metavar="USER[@HOST]",
+    help="With --users, not these accounts (globs, comma-separated).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @read_key_options
@@ -144,6 +180,9 @@ def restore_command(
     data_only: bool,
     insert_mode: str,
     allow_triggers: bool,
+    users: bool,
+    include_users: tuple[str, ...],
+    exclude_users: tuple[str, ...],
     dry_run: bool,
     as_json: bool,
     keys: ReadKeySettings,
@@ -161,6 +200,7 @@ def restore_command(
       osidump restore /backups/shop-2026-11-28 --database shop_drill
       osidump restore ./emergency --tables orders --on-existing drop
       osidump restore ./recent --data-only --insert-mode replace
+      osidump restore /backups/instance-2026-11-28 --users --exclude-users 'test*'
     """
     config = RestoreConfig(
         tables=split_list(tables),
@@ -179,6 +219,9 @@ def restore_command(
         data_only=data_only,
         insert_mode=insert_mode,
         allow_triggers=allow_triggers,
+        users=users,
+        include_users=split_list(include_users),
+        exclude_users=split_list(exclude_users),
     )
     read_keys = keys.load()
     # The signature is checked, and an encrypted dump's identity, before any
@@ -226,6 +269,12 @@ def restore_command(
         "notes": list(result.notes),
         "seal": opened.seal_summary(),
     }
+    if result.accounts is not None:
+        summary["accounts"] = {
+            "created": result.accounts.created,
+            "skipped": result.accounts.skipped,
+            "grants": result.accounts.grants,
+        }
     if result.table_rows:
         summary["table_rows"] = [
             {"table": r.table, "inserted": r.inserted, "replaced": r.replaced, "skipped": r.skipped}
@@ -252,12 +301,14 @@ def restore_command(
                     f"  {r.table}: {r.inserted:,} inserted, {r.replaced:,} replaced,"
                     f" {r.skipped:,} skipped"
                 )
-        else:
+        elif plan.databases or result.accounts is None:
             click.echo(
                 f"restored {plural(result.tables, 'table')}, {plural(result.rows, 'row')},"
                 f" {plural(result.objects, 'object')} into {', '.join(summary['databases'])}"
                 f"{resumed}; every chunk verified"
             )
+        if result.accounts is not None:
+            _print_accounts(result.accounts)
         for note in result.notes:
             click.echo(f"note: {note}")
 
@@ -294,6 +345,7 @@ def verify_command(
                 {
                     "ok": report.ok,
                     "depth": report.depth,
+                    "accounts": report.accounts,
                     "seal": report.seal,
                     "problems": report.problems,
                     "tables": [
@@ -322,6 +374,8 @@ def verify_command(
             )
             for problem in t.problems:
                 click.echo(f"      {problem}")
+        if report.accounts is not None and report.users_ok:
+            click.echo(f"ok    users: {plural(report.accounts, 'account')}")
     if not report.ok:
         problems = report.all_problems()
         raise IntegrityError(
@@ -329,15 +383,18 @@ def verify_command(
         )
     if not as_json:
         total = sum(t.rows for t in report.tables)
+        tables_n = plural(len(report.tables), "table")
+        if report.accounts is not None:
+            tables_n += f", {plural(report.accounts, 'account')}"
         if report.depth == "stored":
             click.echo(
-                f"dump verified: {plural(len(report.tables), 'table')}, every stored object's "
+                f"dump verified: {tables_n}, every stored object's "
                 "size and sha256 match the manifest (encrypted: pass --identity to check the "
                 "content too)"
             )
         else:
             click.echo(
-                f"dump verified: {plural(len(report.tables), 'table')}, {plural(total, 'row')},"
+                f"dump verified: {tables_n}, {plural(total, 'row')},"
                 " every checksum and statement checked"
             )
 
@@ -417,6 +474,13 @@ def inspect_command(
         click.echo(f"rows:        only where {f['where']} ({which}; export --where)")
     if info["no_data"]:
         click.echo("rows:        none: schema and objects only (export --no-data)")
+    if (users := info["users"]) is not None:
+        only = f"; only {', '.join(users['include'])}" if users["include"] else ""
+        without = f"; without {', '.join(users['exclude'])}" if users["exclude"] else ""
+        click.echo(
+            f"users:       {plural(users['accounts'], 'account')} with their roles and grants"
+            f" (export --users{only}{without}; restore --users applies them)"
+        )
     for db in info["databases"]:
         click.echo(
             f"database {db['name']}: {plural(len(db['tables']), 'table')},"
