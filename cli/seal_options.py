@@ -91,7 +91,7 @@ def export_seal_options(fn: F) -> F:
             show_envvar=True,
             envvar="OSIDUMP_ENCRYPT_TO",
             metavar="RECIPIENT",
-            help="Encrypt every chunk and schema file to this age recipient (age1...); "
+            help="Encrypt every chunk, schema file and users.json to this age recipient (age1...); "
             "repeatable. The variable takes several, separated by spaces.",
         ),
         click.option(

@@ -162,7 +162,7 @@ class SnapshotInfo:
 
 @dataclass(frozen=True, kw_only=True)
 class Encryption:
-    """How every chunk and schema file is encrypted: one age file each, to
+    """How every chunk, schema file and users.json is encrypted: one age file each, to
     these X25519 recipients (public keys, ``age1...``)."""
 
     scheme: str  # "age"
