@@ -219,6 +219,16 @@ def select_accounts(
     return [a for a in accounts if selected(a.user, a.host, include, exclude)]
 
 
+def unmatched_pattern(accounts: Sequence[Account], include: Sequence[str]) -> str | None:
+    """The first ``--include-users`` pattern that names none of ``accounts``:
+    a typo there would otherwise make a backup or a restore without the
+    account it was meant to carry."""
+    for pattern in include:
+        if not select_accounts(accounts, (pattern,), ()):
+            return pattern
+    return None
+
+
 # --- reading --------------------------------------------------------------------
 
 

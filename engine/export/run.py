@@ -44,7 +44,7 @@ from typing import Any
 
 from ..config import ConnectionConfig, ExportConfig
 from ..connection import connect
-from ..errors import ConsistencyError, Interrupted, OsidumpError, ServerError
+from ..errors import ConsistencyError, Interrupted, ObjectNotFound, OsidumpError, ServerError
 from ..format.chunk_writer import ChunkFile, ChunkStats
 from ..format.manifest import (
     CHUNK_SUFFIX,
@@ -65,7 +65,7 @@ from ..format.manifest import (
 from ..format.users_file import users_document
 from ..seal import NO_SEAL, SIGNATURE_NAME, EncryptingStream, ExportSeal, sign_manifest
 from ..storage.base import Storage
-from ..users import Account, read_accounts
+from ..users import Account, read_accounts, unmatched_pattern
 from ..version import __version__
 from ..workers import WorkerPool
 from .catalog import (
@@ -232,6 +232,13 @@ class Export:
         self.progress.total_bytes_estimate = sum(t.data_bytes for s in schemas for t in s.tables)
         if cfg.users:  # once, in the snapshot's session, before anything is written
             self._accounts = read_accounts(conn, cfg.include_users, cfg.exclude_users)
+            missing = unmatched_pattern(self._accounts, cfg.include_users)
+            if missing is not None:
+                raise ObjectNotFound(
+                    f"no account of the server matches --include-users {missing!r}",
+                    hint="patterns are user or user@host with * and ?; the server's own"
+                    " accounts and root@localhost are never dumped unless named",
+                )
         return schemas, plans
 
     def _select_objects(

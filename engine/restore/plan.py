@@ -67,7 +67,7 @@ from ..format.tsv import LoadColumn
 from ..format.users_file import read_users
 from ..server_compat import SYSTEM_SCHEMAS
 from ..storage.base import Storage
-from ..users import Account, select_accounts
+from ..users import Account, select_accounts, unmatched_pattern
 
 SHADOW_PREFIX = "osidump_new_"
 OLD_PREFIX = "osidump_old_"
@@ -323,12 +323,12 @@ def plan_accounts(
             hint="restore without --users, or take a new export with --users",
         )
     accounts = read_users(storage, manifest)
-    for pattern in config.include_users:
-        if not select_accounts(accounts, (pattern,), ()):
-            raise ObjectNotFound(
-                f"no account of this dump matches --include-users {pattern!r}",
-                hint="`osidump restore --users --dry-run` lists the dump's accounts",
-            )
+    missing = unmatched_pattern(accounts, config.include_users)
+    if missing is not None:
+        raise ObjectNotFound(
+            f"no account of this dump matches --include-users {missing!r}",
+            hint="`osidump restore --users --dry-run` lists the dump's accounts",
+        )
     chosen = select_accounts(accounts, config.include_users, config.exclude_users)
     notes = []
     if len(chosen) < len(accounts):

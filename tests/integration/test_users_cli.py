@@ -211,6 +211,13 @@ def test_users_options_that_cannot_apply_are_one_line_errors(
         assert "--include-users and --exclude-users apply only with --users" in result.output
     inspected = run("inspect", str(dump), "--json")
     assert json.loads(inspected.output)["users"] is None
+    # A pattern that names no account is a typo, not an empty backup: nothing is written.
+    nobody = tmp_path / "nobody"
+    result = run("export", "--users", "--include-users", "no_such_account_*",
+                 "-o", str(nobody), *conn_args(server))
+    assert result.exit_code == 4, result.output
+    assert "no account of the server matches --include-users 'no_such_account_*'" in result.output
+    assert not nobody.exists() or not any(nobody.iterdir())
 
 
 # --- a users file altered by a writer of the backup location --------------------
