@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from .errors import ConfigError, ConsistencyError
 from .format.manifest import Manifest
+from .format.sqltokens import comment_line
 
 PASSWORD_PLACEHOLDER = "<replication password>"
 
@@ -41,6 +42,10 @@ def _version(text: str) -> tuple[int, ...]:
         digits = "".join(c for c in part if c.isdigit())
         out.append(int(digits) if digits else 0)
     return tuple(out)
+
+
+def _comment(text: str) -> str:
+    return comment_line(text).rstrip("\n")
 
 
 def _string(value: str) -> str:
@@ -67,9 +72,13 @@ def replica_setup_sql(
     user = _string(source_user) if source_user else "'<replication user>'"
     password = _string(PASSWORD_PLACEHOLDER)
     header = [
-        f"-- Replica setup for the dump taken {manifest.started_at} .. {manifest.finished_at}",
-        f"-- from {manifest.server_flavor} {manifest.server_version}, consistency "
-        f"{snap.consistency}; run on the replica after the restore.",
+        _comment(
+            f"Replica setup for the dump taken {manifest.started_at} .. {manifest.finished_at}"
+        ),
+        _comment(
+            f"from {manifest.server_flavor} {manifest.server_version}, consistency"
+            f" {snap.consistency}; run on the replica after the restore."
+        ),
     ]
     if manifest.server_flavor == "mariadb":
         return "\n".join(header + _mariadb(manifest, host, port, user, password)) + "\n"
@@ -90,8 +99,10 @@ def _mariadb(manifest: Manifest, host: str, port: str, user: str, password: str)
             "START SLAVE;",
         ]
     return [
-        f"-- Binary log position of the snapshot (GTID {snap.gtid_executed or 'not recorded'}"
-        " was read after it, so the file and position are used).",
+        _comment(
+            f"Binary log position of the snapshot (GTID {snap.gtid_executed or 'not recorded'}"
+            " was read after it, so the file and position are used)."
+        ),
         f"CHANGE MASTER TO {source}, MASTER_LOG_FILE={_string(snap.binlog_file or '')}, "
         f"MASTER_LOG_POS={snap.binlog_position}, MASTER_USE_GTID=no;",
         "START SLAVE;",

@@ -380,6 +380,28 @@ def _database(raw: Any, version: int, encrypted: bool) -> DatabaseEntry:
     )
 
 
+# Fields osidump writes from the server's own answers, with their shapes: a
+# dump is untrusted, and to-sql and inspect --replica-setup print these next
+# to SQL, so a line break or a quote here must never pass for a real value.
+_FIELD_SHAPES = {
+    "server_flavor": re.compile(r"(mariadb|mysql)\Z"),
+    "consistency": re.compile(r"(lock|snapshot-check|single)\Z"),
+    "server_version": re.compile(r"[\w.+~-]{1,100}\Z", re.ASCII),
+    "tool_version": re.compile(r"[\w.+~-]{1,100}\Z", re.ASCII),
+    "binlog_file": re.compile(r"[\w.+-]{1,512}\Z", re.ASCII),
+    # MySQL writes ",\n" between UUID sets; 8.3+ tags are letters and _.
+    "gtid_executed": re.compile(r"[\w:,\s-]{0,65536}\Z", re.ASCII),
+}
+
+
+def _shaped(value: Any, key: str, where: str) -> Any:
+    if value is not None and not _FIELD_SHAPES[key].match(value):
+        raise ManifestError(
+            f"manifest field {where}.{key} is not what a server reports: {value[:40]!r}"
+        )
+    return value
+
+
 def _time(raw: dict[str, Any], key: str) -> str:
     value: str = _req(raw, key, str, "manifest")
     if not _TIMESTAMP.match(value):
@@ -495,18 +517,30 @@ def parse_manifest(data: bytes) -> Manifest:
     encrypted = encryption is not None
     options = _options(raw)
     manifest = Manifest(
-        tool_version=_req(raw, "tool_version", str, "manifest"),
+        tool_version=_shaped(
+            _req(raw, "tool_version", str, "manifest"), "tool_version", "manifest"
+        ),
         started_at=_time(raw, "started_at"),
         finished_at=_time(raw, "finished_at"),
-        server_flavor=_req(raw, "server_flavor", str, "manifest"),
-        server_version=_req(raw, "server_version", str, "manifest"),
+        server_flavor=_shaped(
+            _req(raw, "server_flavor", str, "manifest"), "server_flavor", "manifest"
+        ),
+        server_version=_shaped(
+            _req(raw, "server_version", str, "manifest"), "server_version", "manifest"
+        ),
         snapshot=SnapshotInfo(
-            consistency=_req(snap, "consistency", str, "snapshot"),
+            consistency=_shaped(
+                _req(snap, "consistency", str, "snapshot"), "consistency", "snapshot"
+            ),
             reason=_req(snap, "reason", str, "snapshot"),
             workers=_count(snap, "workers", "snapshot"),
-            binlog_file=_opt(snap, "binlog_file", str, "snapshot"),
+            binlog_file=_shaped(
+                _opt(snap, "binlog_file", str, "snapshot"), "binlog_file", "snapshot"
+            ),
             binlog_position=_opt(snap, "binlog_position", int, "snapshot"),
-            gtid_executed=_opt(snap, "gtid_executed", str, "snapshot"),
+            gtid_executed=_shaped(
+                _opt(snap, "gtid_executed", str, "snapshot"), "gtid_executed", "snapshot"
+            ),
             lock_held_ms=_opt(snap, "lock_held_ms", (int, float), "snapshot"),
             attempts=_count(snap, "attempts", "snapshot") if "attempts" in snap else 1,
         ),

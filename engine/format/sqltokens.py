@@ -140,3 +140,12 @@ def replace_tokens(sql: str, replacements: dict[int, str], tokens: list[Token]) 
         last = tok.end
     out.append(sql[last:])
     return "".join(out)
+
+
+def comment_line(text: str) -> str:
+    """``text`` as one ``-- `` comment line of a script osidump writes: names
+    from a dump may hold a line break, which would end the comment and make
+    the rest of the line SQL. Unprintable characters are written ``\\xNN``."""
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    return f"-- {shown}\n"
+

@@ -198,7 +198,10 @@ def _message(signer_id: str, manifest_bytes: bytes) -> bytes:
 def sign_manifest(manifest_bytes: bytes, key: SigningKey) -> bytes:
     """The contents of ``manifest.json.sig`` for exactly these manifest bytes."""
     signer_id = key.key_id
-    signature = key.key.sign(_message(signer_id, manifest_bytes))
+    return _signature_file(signer_id, key.key.sign(_message(signer_id, manifest_bytes)))
+
+
+def _signature_file(signer_id: str, signature: bytes) -> bytes:
     return (
         f"{_SIG_MAGIC}\nkey {signer_id}\nsignature {base64.b64encode(signature).decode()}\n"
     ).encode("ascii")
@@ -224,6 +227,10 @@ def _parse_signature(data: bytes) -> tuple[str, bytes]:
     if tag != "key" or not signer_id.startswith("SHA256:") or sig_tag != "signature":
         raise bad
     if signature is None or len(signer_id) > 64:
+        raise bad
+    # Exactly the bytes sign_manifest writes: no other line breaks, spaces or
+    # base64 spellings of the same signature (a file is valid in one form only).
+    if data != _signature_file(signer_id, signature):
         raise bad
     return signer_id, signature
 

@@ -42,6 +42,7 @@ from ..errors import OsidumpError
 from ..format.chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
 from ..format.manifest import Manifest, encode_name
 from ..format.sql_chunk import HEADER, LineGrammar, count_rows
+from ..format.sqltokens import comment_line
 from ..format.tsv import InsertBuilder
 from ..restore.plan import ChunkJob, DatabasePlan, ObjectPlan, RestorePlan, TablePlan, plan_restore
 from ..seal import NO_KEYS, ReadKeys
@@ -71,10 +72,13 @@ def _session(plan: RestorePlan) -> str:
 
 def _header(storage: Storage, manifest: Manifest, plan: RestorePlan, what: str = "") -> bytes:
     return (
-        f"-- osidump {__version__} to-sql of {storage.describe()}{what}\n"
-        f"-- taken {manifest.finished_at} from {manifest.server_flavor} "
-        f"{manifest.server_version}, consistency {manifest.snapshot.consistency}\n"
-        "SET NAMES utf8mb4;\n"
+        comment_line(f"osidump {__version__} to-sql of {storage.describe()}{what}")
+        + comment_line(
+            f"taken {manifest.finished_at} from {manifest.server_flavor}"
+            f" {manifest.server_version}, consistency {manifest.snapshot.consistency}"
+        )
+        + "".join(comment_line(f"note: {note}") for note in plan.notes)
+        + "SET NAMES utf8mb4;\n"
         f"SET SESSION {_session(plan)}, foreign_key_checks = 0, unique_checks = 0;\n"
     ).encode()
 

@@ -134,6 +134,13 @@ def test_a_chunk_with_an_extra_field_commits_nothing(server: Any, make_database:
         ("options.databases", "shop"),
         ("chunk.rows", -1),
         ("chunk.path", "data/../../etc/passwd"),
+        # Printed by to-sql and inspect --replica-setup next to SQL: a line
+        # break would end a comment and run the rest.
+        ("server_version", "10.11.19\nDROP TABLE keep;"),
+        ("server_flavor", "mysql\nDROP TABLE keep;"),
+        ("snapshot.consistency", "lock\nDROP TABLE keep;"),
+        ("snapshot.binlog_file", "bin.000001', MASTER_HOST='evil"),
+        ("snapshot.gtid_executed", "0-1-5 was read);\nDROP TABLE keep;"),
     ],
 )
 @pytest.mark.parametrize("command", ["verify", "inspect", "to-sql", "restore", "drill"])
@@ -143,8 +150,8 @@ def test_malformed_manifests_are_exit_5_naming_the_field(
     _src, root, victim = dump
 
     def edit(doc: dict[str, Any]) -> None:
-        if field == "snapshot.attempts":
-            doc["snapshot"]["attempts"] = value
+        if field.startswith("snapshot."):
+            doc["snapshot"][field[9:]] = value
         elif field == "options.databases":
             doc["options"]["databases"] = value
         elif field.startswith("chunk."):

@@ -64,6 +64,15 @@ def test_any_changed_signature_byte_is_refused(data: st.DataObject) -> None:
         verify_manifest(MANIFEST, bytes(signature), KEY.public())
 
 
+@pytest.mark.parametrize(("old", "new"), [(b"\n", b"\x0b"), (b"\n", b"\r\n"), (b"==\n", b"==\n\n")])
+def test_a_signature_file_has_one_spelling(old: bytes, new: bytes) -> None:
+    """Found by the property above: a line break changed into another one that
+    str.splitlines also splits on was accepted."""
+    signature = sign_manifest(MANIFEST, KEY)
+    with pytest.raises(SignatureError, match="not an osidump signature"):
+        verify_manifest(MANIFEST, signature.replace(old, new), KEY.public())
+
+
 def test_signed_by_another_key_is_reported_as_such() -> None:
     signature = sign_manifest(MANIFEST, OTHER)
     with pytest.raises(SignatureError) as info:
