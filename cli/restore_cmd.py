@@ -143,6 +143,12 @@ def _print_accounts(report: AccountsReport) -> None:
     "Needs CREATE USER and the privileges it grants. Without it they are not restored.",
 )
 @click.option(
+    "--users-only",
+    is_flag=True,
+    help="Create only the dump's accounts, roles and grants (as --users), no database, "
+    "table or object; grants on objects the target lacks fail.",
+)
+@click.option(
     "--include-users",
     multiple=True,
     metavar="USER[@HOST]",
@@ -181,6 +187,7 @@ def restore_command(
     insert_mode: str,
     allow_triggers: bool,
     users: bool,
+    users_only: bool,
     include_users: tuple[str, ...],
     exclude_users: tuple[str, ...],
     dry_run: bool,
@@ -201,6 +208,7 @@ def restore_command(
       osidump restore ./emergency --tables orders --on-existing drop
       osidump restore ./recent --data-only --insert-mode replace
       osidump restore /backups/instance-2026-11-28 --users --exclude-users 'test*'
+      osidump restore /backups/instance-2026-11-28 --users-only --include-users 'app*'
     """
     config = RestoreConfig(
         tables=split_list(tables),
@@ -220,6 +228,7 @@ def restore_command(
         insert_mode=insert_mode,
         allow_triggers=allow_triggers,
         users=users,
+        users_only=users_only,
         include_users=split_list(include_users),
         exclude_users=split_list(exclude_users),
     )

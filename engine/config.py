@@ -263,8 +263,30 @@ class RestoreConfig:
     users: bool = False
     include_users: tuple[str, ...] = ()
     exclude_users: tuple[str, ...] = ()
+    # Only the accounts (implies users): no database, table or object.
+    users_only: bool = False
 
     def __post_init__(self) -> None:
+        if self.users_only:
+            others = [
+                flag
+                for flag, given in (
+                    ("--tables", bool(self.tables)),
+                    ("--database", self.database is not None),
+                    ("--schema-only", self.schema_only),
+                    ("--data-only", self.data_only),
+                    ("--resume", self.resume),
+                    ("a database selection", bool(self.source_databases)),
+                    ("--on-existing", self.on_existing != "fail"),
+                )
+                if given
+            ]
+            if others:
+                raise ConfigError(
+                    f"--users-only restores accounts alone; {others[0]} does not apply",
+                    hint=f"leave out {others[0]}, or use --users to restore data and accounts",
+                )
+            object.__setattr__(self, "users", True)
         if not 1 <= self.threads <= 256:
             raise ConfigError(f"--threads {self.threads} is out of range", hint="use 1-256")
         if self.on_existing not in ON_EXISTING:

@@ -350,7 +350,7 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
             "this dump holds no rows (exported with --no-data)",
             hint="restore it without --data-only to create the tables and objects",
         )
-    chosen = select_tables(manifest, config.tables)
+    chosen = {} if config.users_only else select_tables(manifest, config.tables)
     if config.source_databases:
         missing = set(config.source_databases) - {d.name for d in manifest.databases}
         if missing:

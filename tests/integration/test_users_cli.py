@@ -194,6 +194,31 @@ def test_an_accounts_only_dump_filters_and_restores_after_a_drop(
     assert f"no account of this dump matches --include-users '{p}_nobody'" in missing.output
 
 
+def test_users_only_takes_the_accounts_of_a_dump_that_also_holds_a_database(
+    server: Any, accounts: dict[str, str], tmp_path: Path
+) -> None:
+    """An instance backup holds databases and accounts; after an operator
+    dropped accounts by mistake, --users-only puts them back and touches no
+    table (the database's rows changed since stay as they are)."""
+    p, db = accounts["prefix"], accounts["db"]
+    before = grants(server, p)
+    dump = tmp_path / "both"
+    result = run("export", db, "--users", "--include-users", f"{p}_*", "-o", str(dump), *conn_args(server))
+    assert result.exit_code == 0, result.output
+    sql(server.connect(), f"INSERT INTO `{db}`.t VALUES (2, 'after the backup')")
+    drop_accounts(server, p)
+
+    refused = run("restore", str(dump), "--users-only", "--on-existing", "drop", *conn_args(server))
+    assert refused.exit_code == 2
+    assert "--users-only restores accounts alone; --on-existing does not apply" in refused.output
+    result = run("restore", str(dump), "--users-only", *conn_args(server))
+    assert result.exit_code == 0, result.output
+    assert "accounts: 4 created with 8 grants, 0 skipped" in result.output
+    assert grants(server, p) == before
+    assert sql(server.connect(), f"SELECT id FROM `{db}`.t ORDER BY id") == [(1,), (2,)]
+    login(server, f"{p}_app", accounts["app_pw"]).close()
+
+
 def test_users_options_that_cannot_apply_are_one_line_errors(
     server: Any, make_database: Any, tmp_path: Path
 ) -> None:
