@@ -325,7 +325,9 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
                 f"CREATE TABLE IF NOT EXISTS {q}.{PROGRESS_TABLE} ("
                 " dump_id CHAR(64) NOT NULL, item VARCHAR(700) NOT NULL,"
                 " done_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),"
-                " PRIMARY KEY (dump_id, item)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                " PRIMARY KEY (dump_id, item)) ENGINE=InnoDB"
+                # Binary: tables whose names differ only in case are two tables.
+                " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
                 context="creating the restore progress table",
             )
             conn.select_db(db.target)

@@ -195,3 +195,25 @@ def test_event_keeps_its_schedule_time_zone(server: Any, make_database: Any, tmp
     q = "SELECT EXECUTE_AT, TIME_ZONE, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s"
     assert sql(conn, q, (dst,)) == sql(conn, q, (src,))
     assert sql(conn, q, (dst,))[0][1] == "+09:00"
+
+
+def test_tables_whose_names_differ_only_in_case(server: Any, make_database: Any, tmp_path: Any) -> None:
+    """On a case-sensitive server `Users` and `users` are two tables: each
+    keeps its rows, and the restore's bookkeeping (progress markers, shadow
+    names) never mistakes one for the other."""
+    conn = server.connect()
+    src = make_database()
+    sql(conn, f"USE `{src}`")
+    sql(conn, f"CREATE TABLE `{src}`.`Users` (id INT PRIMARY KEY, name VARCHAR(20))")
+    sql(conn, f"CREATE TABLE `{src}`.`users` (id INT PRIMARY KEY, name VARCHAR(20))")
+    sql(conn, f"INSERT INTO `{src}`.`Users` SELECT seq, CONCAT('upper', seq) FROM seq_1_to_300")
+    sql(conn, f"INSERT INTO `{src}`.`users` SELECT seq, CONCAT('lower', seq) FROM seq_1_to_200")
+    storage = LocalStorage(str(tmp_path / "dump"))
+    export(server.connection_config(), storage, src)
+    dst = make_database()
+    restore(server.connection_config(), storage, database=dst)
+    assert checksums(conn, dst) == checksums(conn, src)
+    # Again over the copy (shadows and old tables of both at once), and resumed.
+    sql(conn, f"UPDATE `{dst}`.`users` SET name = 'changed'")
+    restore(server.connection_config(), storage, database=dst, on_existing="drop")
+    assert checksums(conn, dst) == checksums(conn, src)
