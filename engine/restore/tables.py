@@ -5,6 +5,7 @@ tables' foreign keys added."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..connection import execute, query_all, quote_ident
@@ -72,6 +73,17 @@ class TableFinishing(RestoreBase):
             for group in fulltext_separately(missing):
                 adds = ", ".join(f"ADD {clause}" for clause in group)
                 execute(conn, f"ALTER TABLE {qt} {adds}", context=f"building indexes of {t.label}")
+        if _has_auto_increment(definition):
+            # The counter as dumped, again: a chunk rolled back (damaged, or
+            # stopped) still moved it past the ids it had inserted, and a
+            # resumed restore would keep that gap. InnoDB takes the value as
+            # long as it is above the column's largest, without a rebuild.
+            qt = f"{quote_ident(t.target_db)}.{quote_ident(t.shadow)}"
+            execute(
+                conn,
+                f"ALTER TABLE {qt} AUTO_INCREMENT = {int(t.create.auto_increment or 1)}",
+                context=f"setting the AUTO_INCREMENT counter of {t.label}",
+            )
         self._mark(conn, t.target_db, f"indexes:{t.entry.name}")
         self._indexed.add(t.label)
 
@@ -223,3 +235,11 @@ class TableFinishing(RestoreBase):
                 f"ALTER TABLE {qt} {', '.join(adds)}",
                 context=f"adding foreign keys of {t.label}",
             )
+
+
+def _has_auto_increment(definition: CreateTable) -> bool:
+    return any(
+        d.kind == "column" and re.search(r"\bAUTO_INCREMENT\b", d.text, re.I)
+        for d in definition.definitions
+    )
+

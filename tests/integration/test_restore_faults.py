@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -116,3 +117,42 @@ def test_wrong_credentials(server: Any, make_database: Any, tmp_path: Path) -> N
     bad = ConnectionConfig(host=server.host, port=server.port, user="osi_nobody", password="nope")
     with pytest.raises(AuthenticationFailed):
         restore(bad, storage, database=make_database())
+
+
+def test_a_resumed_restore_ends_with_the_dumped_auto_increment(
+    server: Any, make_database: Any, tmp_path: Path
+) -> None:
+    """A damaged chunk's rows are rolled back, but InnoDB keeps the counter
+    they moved; the resumed restore (with an intact copy) must still end with
+    the counter the dump recorded, not a gap the damage made."""
+    import zstandard
+
+    db = make_database()
+    conn = server.connect()
+    sql(conn, f"USE `{db}`")
+    sql(conn, "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(100))")
+    # Enough rows that the first ones reach the server before the damage shows.
+    sql(conn, "INSERT INTO t (v) SELECT MD5(seq) FROM seq_1_to_200000")
+    storage = LocalStorage(str(tmp_path / "dump"))
+    export(server.connection_config(), storage, db, threads=1)
+    path = chunk_path(storage, db)
+    good = path.read_bytes()
+    rows = zstandard.ZstdDecompressor().decompress(good, max_output_size=1 << 26)
+    # A well-formed row with a huge id, and the stored digest left as it was.
+    path.write_bytes(zstandard.ZstdCompressor().compress(b"15047932\tdamage\n" + rows))
+    dst = make_database()
+    with pytest.raises(IntegrityError):
+        restore(server.connection_config(), storage, database=dst)
+    shadow = sql(conn, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"
+                       " AND TABLE_NAME LIKE 'osidump_new_%%'", (dst,))[0][0]
+    # Control: the rolled-back rows did move the shadow's counter.
+    assert "AUTO_INCREMENT=15047933" in sql(conn, f"SHOW CREATE TABLE `{dst}`.`{shadow}`")[0][1]
+    path.write_bytes(good)
+    restore(server.connection_config(), storage, database=dst, resume=True)
+
+    def counter(name: str) -> str:
+        create = sql(conn, f"SHOW CREATE TABLE `{name}`.t")[0][1]
+        return re.search(r"AUTO_INCREMENT=(\d+)", create).group(1)  # type: ignore[union-attr]
+
+    assert counter(dst) == counter(db)
+    assert sql(conn, f"SELECT COUNT(*), MAX(id) FROM `{dst}`.t")[0] == (200000, 200000)
