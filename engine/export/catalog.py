@@ -196,6 +196,31 @@ def resolve_tables(
     return selected
 
 
+def not_dumped(conn: Any, schema: str, tables: list[str], *, whole_database: bool) -> list[str]:
+    """What of ``schema`` osidump does not carry, said in the manifest's
+    ``left_out`` so that export, inspect and verify show it: MariaDB
+    sequences (not dumped at all) and the history rows of system-versioned
+    tables (only the current rows are)."""
+    rows = query_all(
+        conn,
+        "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"
+        " AND TABLE_TYPE IN ('SEQUENCE', 'SYSTEM VERSIONED') ORDER BY TABLE_NAME",
+        (schema,),
+        context=f"listing sequences and versioned tables of {schema}",
+    )
+    out = []
+    for raw_name, raw_kind in rows:
+        name, kind = _text(raw_name), _text(raw_kind)
+        if kind == "SEQUENCE" and whole_database:
+            out.append(
+                f"sequence {name}: sequences are not dumped; recreate it from SHOW CREATE"
+                " SEQUENCE on the source (a table whose DEFAULT calls it restores only then)"
+            )
+        elif kind == "SYSTEM VERSIONED" and name in tables:
+            out.append(f"history of {name}: a system-versioned table's past rows are not dumped")
+    return out
+
+
 def read_table(conn: Any, schema: str, name: str) -> Table:
     ctx = f"reading the definition of {schema}.{name}"
     cols = query_all(

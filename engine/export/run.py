@@ -73,6 +73,7 @@ from .catalog import (
     SchemaObject,
     Table,
     list_databases,
+    not_dumped,
     read_database,
     strip_definer,
 )
@@ -214,6 +215,9 @@ class Export:
             self._select_objects(read_database(conn, db, tables), selection)
             for db, tables in selection.items()
         ]
+        whole = not self.config.tables and not self.config.exclude_tables
+        for db, tables in selection.items():
+            self._left_out[db].extend(not_dumped(conn, db, tables, whole_database=whole))
         plans: list[ChunkPlan] = []
         tables = [t for s in schemas for t in s.tables]
         cfg = self.config
