@@ -170,7 +170,7 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
         self._phase = "checking the target"
         self._swapped = False
         self._created: set[str] = set()  # databases this run created
-        self._loader = ChunkLoader(storage, local_infile=True)
+        self._loader = ChunkLoader(storage, local_infile=True, cancel=self._cancel)
         self._loader_lock = threading.Lock()
         # --on-existing truncate: the target's own definitions, and its own
         # triggers of those tables that the dump does not replace.
@@ -448,6 +448,8 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
                     hint="the dump is damaged or was altered; restore from another backup",
                 )
             self._mark(conn, db, job.item)
+            if self._cancel.is_set():  # stopped while this chunk loaded: keep nothing of it
+                raise Interrupted("restore cancelled")
             _run(conn, "COMMIT", context=f"committing {job.label}")
         except BaseException:
             with contextlib.suppress(Exception):

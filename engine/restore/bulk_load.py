@@ -26,21 +26,23 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pymysql
 from pymysql.constants import COMMAND
 from pymysql.protocol import OKPacketWrapper
 
-from ..errors import ConnectionLost, IntegrityError, ServerError, from_server_error
+from ..errors import ConnectionLost, IntegrityError, Interrupted, ServerError, from_server_error
 from ..format.chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
 from ..format.sql_chunk import HEADER, LineGrammar, count_rows, insert_prefix
 from ..format.tsv import INSERT_VERB, InsertBuilder, load_data_sql
 from ..storage.base import Storage
 from .plan import ChunkJob
 
+T = TypeVar("T")
 PACKET_BYTES = 1 << 20  # LOCAL INFILE data packets (the protocol allows 16 MiB)
 # The target refuses LOAD DATA LOCAL: MariaDB/MySQL "command not allowed" and
 # MySQL 8's "loading local data is disabled".
@@ -167,9 +169,21 @@ class ChunkLoader:
     """Loads chunks of one restore; ``local_infile`` False switches version-2
     chunks to INSERT statements."""
 
-    def __init__(self, storage: Storage, *, local_infile: bool):
+    def __init__(
+        self, storage: Storage, *, local_infile: bool, cancel: threading.Event | None = None
+    ):
         self.storage = storage
         self.local_infile = local_infile
+        # Set by Ctrl-C, a signal or another loader's error: a chunk being
+        # loaded stops at its next block (the connection is closed, so the
+        # server rolls the chunk back) instead of running to its end.
+        self.cancel = cancel or threading.Event()
+
+    def _until_cancelled(self, items: Iterator[T]) -> Iterator[T]:
+        for item in items:
+            if self.cancel.is_set():
+                raise Interrupted("restore cancelled while a chunk was loading")
+            yield item
 
     def load(self, conn: Any, job: ChunkJob) -> Loaded:
         """Load ``job`` into its table's shadow; verify the chunk. The caller
@@ -187,7 +201,7 @@ class ChunkLoader:
                     loaded = load_local(
                         conn,
                         load_data_sql(t.load_table, t.columns, insert_mode=t.insert_mode),
-                        blocks,
+                        self._until_cancelled(blocks),
                         context=context,
                         insert_mode=t.insert_mode,
                     )
@@ -208,7 +222,8 @@ class ChunkLoader:
         lines = stream.lines(cap)
         total = Loaded(0, 0)
         try:
-            for statement, rows in builder.statements(lines, where=job.label):
+            statements = self._until_cancelled(builder.statements(lines, where=job.label))
+            for statement, rows in statements:
                 total.add(_run(conn, statement, context, rows=rows, insert_mode=t.insert_mode))
         except ServerError:
             _exhaust(lines)
@@ -228,7 +243,7 @@ class ChunkLoader:
         total = Loaded(0, 0)
         rows = 0
         try:
-            for number, line in enumerate(lines):
+            for number, line in enumerate(self._until_cancelled(lines)):
                 if number == 0:
                     if line.rstrip(b";") != HEADER:
                         raise stream.damaged("does not start with the chunk header")

@@ -156,3 +156,56 @@ def test_a_resumed_restore_ends_with_the_dumped_auto_increment(
 
     assert counter(dst) == counter(db)
     assert sql(conn, f"SELECT COUNT(*), MAX(id) FROM `{dst}`.t")[0] == (200000, 200000)
+
+
+class CancelOnFirstRead(LocalStorage):
+    """Stops the restore (as Ctrl-C or SIGTERM does: ``Restore.cancel``)
+    the moment a chunk's first bytes are read, so the stop lands inside a
+    chunk's load, deterministically."""
+
+    restore: Any = None
+
+    def open_read(self, name: str) -> BinaryIO:
+        stream = super().open_read(name)
+        if not name.startswith("data/"):
+            return stream
+        outer = self
+        real_read = stream.read
+
+        def read(size: int = -1) -> bytes:
+            outer.restore.cancel()
+            return real_read(size)
+
+        stream.read = read  # type: ignore[method-assign]
+        return stream
+
+
+def test_a_stop_inside_a_chunk_commits_nothing_of_it(
+    server: Any, make_database: Any, tmp_path: Path
+) -> None:
+    """A stop does not wait for the chunk being loaded to finish and commit:
+    the load ends at its next block and the chunk's transaction is rolled
+    back (a resumed restore loads it again)."""
+    from osidump.engine.config import RestoreConfig
+    from osidump.engine.errors import Interrupted
+    from osidump.engine.restore.apply import PROGRESS_TABLE, run_restore
+    from osidump.engine.restore.plan import plan_restore
+
+    _src, storage = dumped(server, make_database, tmp_path, rows=200_000)
+    cancelling = CancelOnFirstRead(storage.root)
+    config = RestoreConfig(database=make_database(), threads=1)
+    plan = plan_restore(cancelling, load_manifest(cancelling), config)
+
+    def started(job: Any) -> None:
+        cancelling.restore = job
+
+    with pytest.raises(Interrupted):
+        run_restore(server.connection_config(), config, cancelling, plan, on_start=started)
+    conn = server.connect()
+    dst = config.database
+    assert sql(conn, f"SELECT COUNT(*) FROM `{dst}`.{PROGRESS_TABLE} WHERE item LIKE 'chunk:%%'")[0][0] == 0
+    shadow = sql(conn, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"
+                       " AND TABLE_NAME LIKE 'osidump_new_%%'", (dst,))[0][0]
+    assert sql(conn, f"SELECT COUNT(*) FROM `{dst}`.`{shadow}`")[0][0] == 0
+    restore(server.connection_config(), storage, database=dst, resume=True)
+    assert count(server, dst) == 200_000
