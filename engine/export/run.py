@@ -216,8 +216,8 @@ class Export:
             for db, tables in selection.items()
         ]
         whole = not self.config.tables and not self.config.exclude_tables
-        for db, tables in selection.items():
-            self._left_out[db].extend(not_dumped(conn, db, tables, whole_database=whole))
+        for db, names in selection.items():
+            self._left_out[db].extend(not_dumped(conn, db, names, whole_database=whole))
         plans: list[ChunkPlan] = []
         tables = [t for s in schemas for t in s.tables]
         cfg = self.config
