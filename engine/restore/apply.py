@@ -73,6 +73,7 @@ from ..errors import (
     ConnectionLost,
     IntegrityError,
     Interrupted,
+    ManifestError,
     OsidumpError,
     ServerError,
     TargetExists,
@@ -170,6 +171,7 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
         self._phase = "checking the target"
         self._swapped = False
         self._created: set[str] = set()  # databases this run created
+        self._changed = False  # anything created on the target yet (else a stop left nothing)
         self._loader = ChunkLoader(storage, local_infile=True, cancel=self._cancel)
         self._loader_lock = threading.Lock()
         # --on-existing truncate: the target's own definitions, and its own
@@ -254,7 +256,8 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
         except OsidumpError as exc:
             if states and not isinstance(exc, TargetExists):
                 exc.message = f"{exc.message} (restore stopped while {self._phase})"
-                exc.hint = f"{exc.hint}; {self._how_to_continue(states)}"
+                damaged = isinstance(exc, (IntegrityError, ManifestError))
+                exc.hint = f"{exc.hint}; {self._how_to_continue(states, damaged=damaged)}"
             raise
         finally:
             with contextlib.suppress(Exception):
@@ -280,8 +283,17 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
             accounts=accounts,
         )
 
-    def _how_to_continue(self, states: dict[str, _DatabaseState]) -> str:
+    def _how_to_continue(self, states: dict[str, _DatabaseState], *, damaged: bool = False) -> str:
+        """What the stop left and how to go on. ``damaged``: the dump itself
+        failed, so a plain re-run would stop at the same chunk again."""
         dbs = ", ".join(sorted(states)) or "the target"
+        if not self._changed and not any(s.resuming for s in states.values()):
+            return "nothing was changed on the target"
+        if damaged:
+            again = "re-run with --resume from an intact copy of this dump to continue"
+        else:
+            again = "re-run the same command with --resume to continue"
+        created = sorted(self._created)
         if self._direct:
             return (
                 f"the chunks committed so far are in the tables of {dbs} (each whole, none"
@@ -289,10 +301,14 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
                 f" {PROGRESS_TABLE} there to give up (the loaded rows stay)"
             )
         if not self._swapped:
+            give_up = (
+                f"DROP DATABASE {', '.join(quote_ident(d) for d in created)} (made by this run)"
+                if created and set(created) == set(states)
+                else f"drop those and {PROGRESS_TABLE}"
+            )
             return (
                 f"the target's tables were not touched; the rows loaded so far wait in"
-                f" osidump_new_* tables of {dbs}: re-run the same command with --resume to"
-                f" continue, or drop those and {PROGRESS_TABLE} to give up"
+                f" osidump_new_* tables of {dbs}: {again}, or {give_up} to give up"
             )
         return (
             f"the restored tables are in place in {dbs}, the rest is not: re-run the same"
@@ -314,10 +330,11 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
         for db in self.plan.databases:
             state = states[db.target]
             q = quote_ident(db.target)
-            if not state.exists:
-                self._created.add(db.target)
             if not self._direct:  # --data-only: the database exists (checked), no DDL
                 execute(conn, db.create_sql, context=f"creating database {db.target}")
+            if not state.exists:
+                self._created.add(db.target)
+                self._changed = True
             if PROGRESS_TABLE in state.tables and not state.resuming:
                 execute(conn, f"DROP TABLE {q}.{PROGRESS_TABLE}", context="starting over")
             execute(
@@ -330,6 +347,7 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
                 " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
                 context="creating the restore progress table",
             )
+            self._changed = True
             conn.select_db(db.target)
             for t in self.plan.tables:
                 if t.target_db != db.target or t.direct:

@@ -81,7 +81,8 @@ class TargetInspection(RestoreBase):
             clash = sorted(t.entry.name for t in mine if t.entry.name in tables)
             if clash and self.config.on_existing == "fail":
                 raise TargetExists(
-                    f"{len(clash)} table{'s' if len(clash) != 1 else ''} already exist in"
+                    f"{len(clash)} table{'s' if len(clash) != 1 else ''}"
+                    f" already exist{'s' if len(clash) == 1 else ''} in"
                     f" {db.target}: {', '.join(clash[:5])}",
                 )
             for t in mine:

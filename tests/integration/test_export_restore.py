@@ -138,8 +138,10 @@ def test_existing_tables_fail_drop_or_truncate(server: Any, make_database: Any, 
     export(server.connection_config(), storage, src)
     before = checksums(conn, src)
     # Restoring over the source: refused by default, nothing changed.
-    with pytest.raises(TargetExists, match="already exist"):
+    with pytest.raises(TargetExists, match="7 tables already exist in"):
         restore(server.connection_config(), storage)
+    with pytest.raises(TargetExists, match="^1 table already exists in"):
+        restore(server.connection_config(), storage, tables=("ledger",))
     assert checksums(conn, src) == before
     # After damage, --on-existing drop puts the dumped state back.
     sql(conn, f"DELETE FROM `{src}`.accounts WHERE id < 100")

@@ -44,8 +44,17 @@ def test_one_flipped_byte_commits_nothing(server: Any, make_database: Any, tmp_p
     data[len(data) // 2] ^= 0x40
     path.write_bytes(bytes(data))
     dst = make_database()
-    with pytest.raises(IntegrityError, match=r"chunk 0 \(data/"):
+    with pytest.raises(IntegrityError, match=r"chunk 0 \(data/") as caught:
         restore(server.connection_config(), storage, database=dst)
+    # The same command again would stop at the same chunk: the hint says so.
+    assert "--resume from an intact copy of this dump" in caught.value.hint
+    assert "re-run the same command" not in caught.value.hint
+    # A database the failed run made itself is named as the way to give up.
+    fresh = f"{dst}_new"
+    with pytest.raises(IntegrityError) as caught:
+        restore(server.connection_config(), storage, database=fresh)
+    assert f"DROP DATABASE `{fresh}` (made by this run)" in caught.value.hint
+    sql(server.connect(), f"DROP DATABASE `{fresh}`")
     # The target table never appeared, and the shadow it loads into holds
     # nothing: the chunk's transaction was rolled back.
     conn = server.connect()
