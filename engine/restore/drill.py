@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 from ..config import ConnectionConfig, RestoreConfig
 from ..connection import connect, execute, query_all, quote_ident
-from ..errors import IntegrityError, OsidumpError
+from ..errors import ConfigError, IntegrityError, ManifestError, OsidumpError
 from ..seal import NO_KEYS, ReadKeys
 from ..seal.opening import open_dump
 from ..storage.base import Storage
@@ -35,6 +35,9 @@ class DrillReport:
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     kept: bool = False
+    # The first restore that failed for a reason other than the dump (the
+    # target server, privileges, the connection): it says what to fix there.
+    target_error: OsidumpError | None = None
 
     @property
     def ok(self) -> bool:
@@ -52,6 +55,11 @@ def run_drill(
 ) -> DrillReport:
     opened = open_dump(storage, keys, decrypt=True)
     manifest, storage = opened.manifest, opened.storage
+    if not manifest.databases:
+        raise ConfigError(
+            "this dump holds no database to drill (an export of accounts alone)",
+            hint="osidump verify checks it; restore --users --dry-run lists its accounts",
+        )
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
     report = DrillReport(kept=keep)
     started = time.monotonic()
@@ -75,6 +83,8 @@ def run_drill(
                 run_restore(connection, config, storage, plan)
             except OsidumpError as exc:
                 report.problems.append(f"{db.name}: restore failed: {exc.message}")
+                if not isinstance(exc, (IntegrityError, ManifestError)):
+                    report.target_error = report.target_error or exc
                 continue
             for table in db.tables:
                 qt = f"{quote_ident(scratch)}.{quote_ident(table.name)}"
@@ -99,6 +109,13 @@ def run_drill(
         if not keep or report.problems:
             for scratch in report.databases.values():
                 try:
+                    if not query_all(
+                        conn,
+                        "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+                        (scratch,),
+                        context=f"looking for drill database {scratch}",
+                    ):
+                        continue  # never made (the restore failed first): nothing to drop
                     execute(
                         conn,
                         f"DROP DATABASE IF EXISTS {quote_ident(scratch)}",
@@ -111,6 +128,11 @@ def run_drill(
 
 
 def require_ok(report: DrillReport) -> None:
+    if not report.ok and report.target_error is not None and len(report.problems) == 1:
+        # Not the dump's fault: the same error (and exit code) a restore gives.
+        exc = report.target_error
+        exc.message = f"restore drill failed: {report.problems[0]}"
+        raise exc
     if not report.ok:
         raise IntegrityError(
             f"restore drill failed: {report.problems[0]}"

@@ -109,3 +109,35 @@ def test_no_binlog_without_the_privilege_is_a_clear_error(server: Any, make_data
     finally:
         sql(conn, f"DROP USER '{user}'@'%'")
         sql(conn, f"DROP DATABASE IF EXISTS `{target}`")
+
+
+def test_a_drill_the_target_refuses_blames_the_target_not_the_dump(
+    server: Any, make_database: Any, tmp_path: Path
+) -> None:
+    """A user who may not create the scratch database: the drill fails with the
+    restore's own error and exit code, and does not call a sound dump
+    untrustworthy; the restore's hint says nothing was changed."""
+    import uuid
+
+    _db, out = make_dump(server, make_database, tmp_path)
+    conn = server.connect()
+    user = "osi_dr_" + uuid.uuid4().hex[:6]
+    sql(conn, f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+    try:
+        result = CliRunner().invoke(cli, ["drill", out, "-h", server.host, "-P", str(server.port),
+                                          "-u", user, "--password=pw"])
+        assert result.exit_code not in (0, 5), result.output
+        assert "restore drill failed" in result.output
+        assert "cannot be trusted" not in result.output
+        assert "nothing was changed on the target" in result.output
+    finally:
+        sql(conn, f"DROP USER '{user}'@'%'")
+
+
+def test_a_dump_of_accounts_alone_has_nothing_to_drill(server: Any, tmp_path: Path) -> None:
+    out = str(tmp_path / "accounts")
+    made = CliRunner().invoke(cli, ["export", "--users", "-o", out, *conn_args(server)], env={"DB_DATABASE": ""})
+    assert made.exit_code == 0, made.output
+    result = CliRunner().invoke(cli, ["drill", out, *conn_args(server)])
+    assert result.exit_code == 2, result.output
+    assert "this dump holds no database to drill" in result.output
