@@ -9,6 +9,7 @@ from typing import Any
 from ..connection import execute, quote_ident
 from ..errors import (
     OsidumpError,
+    PrivilegeError,
     TargetExists,
 )
 from ..server_compat import (
@@ -88,6 +89,18 @@ class ObjectCreation(RestoreBase):
         except OsidumpError as exc:
             if getattr(exc, "code", 0) in (1050, 1304, 1359, 1537):
                 raise TargetExists(f"{label} already exists in the target") from exc
+            if (
+                isinstance(exc, PrivilegeError)
+                and exc.code == 1227
+                and not self.config.strip_definers
+                and "DEFINER" in obj.create_sql.upper()
+            ):
+                # Naming another account as DEFINER needs SUPER or SET USER.
+                exc.hint = (
+                    "the dump names its DEFINER, and creating an object for another account"
+                    " needs SET USER (MariaDB) or SET_USER_ID/SUPER (MySQL): add"
+                    " --strip-definers to create it as the restoring user"
+                )
             raise
         finally:
             _session(conn, self.plan, binlog=self.config.binlog)

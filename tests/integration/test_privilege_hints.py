@@ -63,3 +63,26 @@ def test_creating_a_function_without_super_under_the_binlog_names_the_setting(
     assert "log_bin_trust_function_creators" in info.value.hint
     assert "--strip-definers" in info.value.hint
     conn.close()
+
+
+def test_a_view_for_another_definer_names_strip_definers(
+    server: Any, make_database: Any, login: tuple[str, str, ConnectionConfig], tmp_path: Any
+) -> None:
+    """A restoring user without SET USER cannot create the dump's view for its
+    DEFINER: the hint names --strip-definers, which then restores it."""
+    from osidump.engine.storage.base import LocalStorage
+
+    from tests.integration.helpers import export, restore
+
+    db, _, cfg = login
+    src = make_database()
+    root = server.connect()
+    sql(root, f"CREATE TABLE `{src}`.t (id INT PRIMARY KEY)")
+    sql(root, f"CREATE DEFINER = 'root'@'localhost' VIEW `{src}`.v AS SELECT id FROM `{src}`.t")
+    storage = LocalStorage(str(tmp_path / "dump"))
+    export(server.connection_config(), storage, src)
+    with pytest.raises(PrivilegeError) as info:
+        restore(cfg, storage, database=db)
+    assert "add --strip-definers" in info.value.hint
+    restore(cfg, storage, database=db, strip_definers=True, on_existing="drop")
+    assert sql(root, f"SELECT COUNT(*) FROM `{db}`.v") == [(0,)]
