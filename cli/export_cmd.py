@@ -119,13 +119,13 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option(
     "--routines/--no-routines",
     default=None,
-    help="Take stored procedures and functions (default: with whole databases, not with "
-    "--tables/--exclude-tables; as mysqldump's --routines).",
+    help="Take stored procedures and functions (default: yes, but not with --tables; "
+    "--exclude-tables keeps them; as mysqldump's --routines).",
 )
 @click.option(
     "--events/--no-events",
     default=None,
-    help="Take events (default: with whole databases, not with --tables/--exclude-tables).",
+    help="Take events (default: yes, but not with --tables; --exclude-tables keeps them).",
 )
 @click.option(
     "--where",

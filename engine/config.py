@@ -206,13 +206,16 @@ class ExportConfig:
         """A selection of tables rather than whole databases."""
         return bool(self.tables or self.exclude_tables)
 
+    # Routines and events belong to a database, not to its tables: a backup of
+    # whole databases minus a few tables (--exclude-tables, e.g. a log table)
+    # keeps them; a backup of named tables (--tables) takes them when asked.
     @property
     def with_routines(self) -> bool:
-        return not self.partial if self.routines is None else self.routines
+        return not self.tables if self.routines is None else self.routines
 
     @property
     def with_events(self) -> bool:
-        return not self.partial if self.events is None else self.events
+        return not self.tables if self.events is None else self.events
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -119,6 +119,9 @@ def test_partial_export_of_named_tables(server: Any, make_database: Any, tmp_pat
     assert "ledger" not in [t.name for t in manifest2.database(src).tables]
     assert "events_log" not in [t.name for t in manifest2.database(src).tables]
     assert "empty_t" not in [t.name for t in manifest2.database(src).tables]
+    # Whole databases minus some tables keep their routines and events.
+    assert manifest2.database(src).routines and manifest2.database(src).events
+    assert not manifest.database(src).routines and not manifest.database(src).events
 
 
 def test_unknown_table_in_a_partial_restore_is_an_error(server: Any, make_database: Any, tmp_path: Any) -> None:
