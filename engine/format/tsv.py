@@ -96,6 +96,30 @@ def unescape(field: bytes) -> bytes:
     return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), field)
 
 
+# Every byte the lexer (server or client) could read as more than string
+# content: the escape character first, so later escapes are not escaped again.
+_LITERAL_ESCAPES = (
+    (b"\\", b"\\\\"),
+    (b"'", b"\\'"),
+    (b"\x00", b"\\0"),
+    (b"\n", b"\\n"),
+    (b"\r", b"\\r"),
+    (b"\x1a", b"\\Z"),
+)
+
+
+def binary_literal(raw: bytes) -> bytes:
+    """``raw`` as ``_binary'...'``: the same binary string as ``X'...'``, but
+    text stays readable in a script (to-sql is for people and ``grep``).
+    Exact for any bytes under a utf8mb4 connection: every backslash and quote
+    is escaped, and no valid UTF-8 sequence holds either byte, so the lexer
+    never takes one as part of a multi-byte character."""
+    for byte, escaped in _LITERAL_ESCAPES:
+        if byte in raw:
+            raw = raw.replace(byte, escaped)
+    return b"_binary'" + raw + b"'"
+
+
 def split_row(line: bytes, width: int, *, where: str) -> list[bytes]:
     fields = line.split(b"\t")
     if len(fields) != width:
@@ -132,8 +156,9 @@ class InsertBuilder:
     @staticmethod
     def _value(kind: str, field: bytes, where: str) -> bytes:
         """One field as a SQL literal. Numbers and temporal text are checked
-        against their grammar; everything else becomes a hex literal of its
-        unescaped bytes, so no byte of a chunk is ever read as SQL."""
+        against their grammar; everything else becomes a binary string literal
+        of its unescaped bytes (``binary_literal``), so no byte of a chunk is
+        ever read as SQL."""
         if field == NULL_FIELD:
             return b"NULL"
         if kind in ("number", "bit"):
@@ -144,7 +169,7 @@ class InsertBuilder:
             if not _TEMPORAL.fullmatch(field):
                 raise IntegrityError(f"{where}: a date/time field holds unexpected bytes")
             return b"'" + field + b"'"
-        body = b"X'" + unescape(field).hex().encode() + b"'"
+        body = binary_literal(unescape(field))
         if kind in ("json", "other"):
             return b"CONVERT(" + body + b" USING utf8mb4)"
         return body

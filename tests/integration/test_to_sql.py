@@ -86,3 +86,52 @@ def test_one_chunk_loads_with_zstd_and_the_stock_client(server: Any, make_databa
         assert proc.returncode == 0, proc.stderr.decode()
     sql(conn, "SET SESSION time_zone = '+00:00'")
     assert sql(conn, COMPARE.format(db=dst)) == sql(conn, COMPARE.format(db=src))
+
+
+NASTY = [
+    b"", b"\\", b"'", b"\\'", b"''", b"\"", b"\x00", b"\x1a", b"\r\n", b"\t", b"abc\\",
+    b"\xe0\\'", b"\xe0'", b"\xc3", b"\xf0\x9f\x98", b"\x81\\", b"\x81'", b"\xff\xfe",
+    b"'); DROP TABLE keep; -- ", b"\\'); DROP TABLE keep; #", b"_binary'x'", b"X'41'",
+    b"\\N", b"NULL", b"\x5c\x5c\x27", b"caf\xc3\xa9 \xf0\x9f\x8d\xa3",
+]
+
+
+def test_any_bytes_stay_data_and_text_stays_readable(server: Any, make_database: Any, tmp_path: Path) -> None:
+    """to-sql writes text and binary values as escaped ``_binary'...'``
+    strings (readable, greppable): every byte round-trips through the stock
+    client run as the README shows it (no --binary-mode), in binary, latin1,
+    sjis and utf8mb4 columns, and no value ends its literal early."""
+    src, dst = make_database(), make_database()
+    conn = server.connect()
+    sql(conn, f"USE `{src}`")
+    sql(conn, "CREATE TABLE keep (id INT PRIMARY KEY)")
+    sql(conn, "CREATE TABLE v (id INT PRIMARY KEY, b VARBINARY(64), l VARCHAR(64) CHARACTER SET latin1,"
+              " s VARCHAR(64) CHARACTER SET sjis, u VARCHAR(64) CHARACTER SET utf8mb4)")
+    for n, raw in enumerate(NASTY):
+        sjis = raw if raw == b"\x81\\" else b"\x83\x5c" if n % 2 else b"x"
+        utf8 = raw if _utf8(raw) else b"ok"
+        sql(conn, "INSERT INTO v VALUES (%s, %s, _binary %s, _binary %s, _binary %s)",
+            (n, raw, raw.replace(b"\x81", b"\xe9"), sjis, utf8))
+    dump = str(tmp_path / "dump")
+    export(server.connection_config(), LocalStorage(dump), src)
+    script = tmp_path / "all.sql"
+    result = CliRunner().invoke(to_sql_command, [dump, "-d", dst, "-o", str(script)])
+    assert result.exit_code == 0, result.output
+    text = script.read_bytes()
+    assert b"_binary'" + "café 🍣".encode() + b"'" in text
+    proc = subprocess.run(
+        [client(), "-h", server.host, "-P", str(server.port), "-u", server.user],
+        stdin=script.open("rb"), capture_output=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    compare = "SELECT id, HEX(b), HEX(l), HEX(s), HEX(u) FROM `{}`.v ORDER BY id"
+    assert sql(conn, compare.format(dst)) == sql(conn, compare.format(src))
+    assert sql(conn, f"SELECT COUNT(*) FROM `{dst}`.keep") == [(0,)]
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+        return b"\x00" not in raw
+    except UnicodeDecodeError:
+        return False

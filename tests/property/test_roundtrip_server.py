@@ -7,12 +7,16 @@ from __future__ import annotations
 import datetime
 import decimal
 import math
+import shutil
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from osidump.cli.to_sql_cmd import to_sql_command
 from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import export, restore, sql
@@ -62,6 +66,7 @@ def test_any_values_round_trip(server: Any, tmp_path: Path, rows: list[dict[str,
     import json
 
     src, dst = "osi_p_" + uuid.uuid4().hex[:10], "osi_p_" + uuid.uuid4().hex[:10]
+    via_sql = "osi_p_" + uuid.uuid4().hex[:10]
     conn = server.connect()
     try:
         sql(conn, f"CREATE DATABASE {src}")
@@ -82,7 +87,18 @@ def test_any_values_round_trip(server: Any, tmp_path: Path, rows: list[dict[str,
         export(server.connection_config(), storage, src, threads=2)
         restore(server.connection_config(), storage, database=dst)
         assert sql(conn, COMPARE.format(db=dst)) == sql(conn, COMPARE.format(db=src))
+        # The INSERT path (to-sql, and restore where local_infile is off),
+        # replayed by the stock client as the README shows it.
+        script = CliRunner().invoke(to_sql_command, [storage.root, "-d", via_sql])
+        assert script.exit_code == 0, script.output
+        proc = subprocess.run(
+            [shutil.which("mariadb") or "mysql", "-h", server.host, "-P", str(server.port),
+             "-u", server.user], input=script.stdout_bytes, capture_output=True, check=False,
+        )
+        assert proc.returncode == 0, proc.stderr.decode()
+        assert sql(conn, COMPARE.format(db=via_sql)) == sql(conn, COMPARE.format(db=src))
     finally:
         sql(conn, f"DROP DATABASE IF EXISTS {src}")
         sql(conn, f"DROP DATABASE IF EXISTS {dst}")
+        sql(conn, f"DROP DATABASE IF EXISTS {via_sql}")
         conn.close()
