@@ -131,13 +131,26 @@ def write_sql(
     storage, manifest, plan = _plan(storage, database, tables, keys)
     emit(_header(storage, manifest, plan))
     rows = 0
-    for db in plan.databases:
-        emit(_use(db))
-        for table in (t for t in plan.tables if t.target_db == db.target):
-            rows += _table(storage, table, emit)
-        emit(_objects([o for o in plan.objects if o.target_db == db.target], plan))
+    try:
+        for db in plan.databases:
+            emit(_use(db))
+            for table in (t for t in plan.tables if t.target_db == db.target):
+                rows += _table(storage, table, emit)
+            emit(_objects([o for o in plan.objects if o.target_db == db.target], plan))
+    except OsidumpError:
+        # `to-sql DUMP | mysql` without pipefail sees only the client's exit
+        # status: end the script with an error the client stops on, after
+        # rolling back the chunk that failed.
+        emit(STOPPED)
+        raise
     emit(b"\n-- osidump: end of script\n")
     return rows
+
+
+STOPPED = (
+    b"\nROLLBACK;\nSIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'osidump to-sql stopped:"
+    b" the dump failed verification (see its error); nothing after this point was loaded';\n"
+)
 
 
 @dataclass

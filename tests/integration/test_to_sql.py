@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from osidump.engine.storage.base import LocalStorage
 
 from tests.integration.helpers import checksums, export, sql
 from tests.integration.test_export_restore import populate
+
+OSIDUMP = [sys.executable, "-m", "osidump.cli.main"]
 
 
 def client() -> str:
@@ -54,6 +57,17 @@ def test_damaged_chunk_stops_the_script_and_leaves_no_file(server: Any, make_dat
     result = CliRunner().invoke(to_sql_command, [dump, "-o", str(out)])
     assert result.exit_code == 5
     assert not out.exists() and not (tmp_path / "x.sql.partial").exists()
+    # Piped into the client without pipefail, the client's own status fails
+    # too: the script ends with an error it stops on.
+    dst = make_database()
+    proc = subprocess.run(
+        ["bash", "-c", f"{' '.join(OSIDUMP)} to-sql {dump} -d {dst} | {client()} -h {server.host}"
+                       f" -P {server.port} -u {server.user}"],
+        capture_output=True, check=False,
+    )
+    assert proc.returncode != 0
+    assert b"osidump to-sql stopped: the dump failed verification" in proc.stderr
+    assert sql(server.connect(), f"SELECT COUNT(*) FROM `{dst}`.accounts") == [(0,)]
 
 
 def test_one_chunk_loads_with_zstd_and_the_stock_client(server: Any, make_database: Any, tmp_path: Path) -> None:
