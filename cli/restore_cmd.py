@@ -161,6 +161,16 @@ def _print_accounts(report: AccountsReport) -> None:
     metavar="USER[@HOST]",
     help="With --users, not these accounts (globs, comma-separated).",
 )
+@click.option(
+    "--lock-wait-timeout",
+    type=int,
+    default=600,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the final swap waits for the application's sessions that use the "
+    "tables it replaces (an open transaction holds them) before stopping with their names; "
+    "nothing is replaced then, and --resume finishes later.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @read_key_options
@@ -190,6 +200,7 @@ def restore_command(
     users_only: bool,
     include_users: tuple[str, ...],
     exclude_users: tuple[str, ...],
+    lock_wait_timeout: int,
     dry_run: bool,
     as_json: bool,
     keys: ReadKeySettings,
@@ -231,6 +242,7 @@ def restore_command(
         users_only=users_only,
         include_users=split_list(include_users),
         exclude_users=split_list(exclude_users),
+        lock_wait_timeout=lock_wait_timeout,
     )
     read_keys = keys.load()
     # The signature is checked, and an encrypted dump's identity, before any

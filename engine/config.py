@@ -268,6 +268,9 @@ class RestoreConfig:
     exclude_users: tuple[str, ...] = ()
     # Only the accounts (implies users): no database, table or object.
     users_only: bool = False
+    # How long the swap (and other DDL on existing tables) waits for a
+    # metadata lock held by the application's sessions before giving up.
+    lock_wait_timeout: int = 600
 
     def __post_init__(self) -> None:
         if self.users_only:
@@ -292,6 +295,11 @@ class RestoreConfig:
             object.__setattr__(self, "users", True)
         if not 1 <= self.threads <= 256:
             raise ConfigError(f"--threads {self.threads} is out of range", hint="use 1-256")
+        if not 1 <= self.lock_wait_timeout <= 31536000:
+            raise ConfigError(
+                f"--lock-wait-timeout {self.lock_wait_timeout} is out of range",
+                hint="give seconds, 1 or more",
+            )
         if self.on_existing not in ON_EXISTING:
             raise ConfigError(
                 f"unknown --on-existing {self.on_existing!r}",

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from ..connection import execute, query_all, quote_ident
+from ..errors import ServerError
 from ..format.ddl import CreateTable, parse_create_table
 from ..server_compat import (
     fulltext_separately,
@@ -120,9 +121,26 @@ class TableFinishing(RestoreBase):
         if renames:
             execute(
                 conn,
-                "RENAME TABLE " + ", ".join(renames),
-                context="swapping the restored tables in",
+                f"SET SESSION lock_wait_timeout = {int(self.config.lock_wait_timeout)}",
+                context="bounding the swap's wait",
             )
+            try:
+                execute(
+                    conn,
+                    "RENAME TABLE " + ", ".join(renames),
+                    context="swapping the restored tables in",
+                )
+            except ServerError as exc:
+                if exc.code != ER_LOCK_WAIT_TIMEOUT:
+                    raise
+                raise ServerError(
+                    f"swapping the restored tables in: waited {self.config.lock_wait_timeout} s"
+                    f" for sessions using the tables it replaces ({open_transactions(conn)})",
+                    code=exc.code,
+                    hint="end those sessions' transactions (an application transaction left"
+                    " open?) or stop the application, then re-run with --resume; a longer"
+                    " --lock-wait-timeout waits for them",
+                ) from exc
         self._swapped = True
         for target in self.plan.databases:
             if self._item(target.target, "swap") not in states[target.target].done:
@@ -241,5 +259,30 @@ def _has_auto_increment(definition: CreateTable) -> bool:
     return any(
         d.kind == "column" and re.search(r"\bAUTO_INCREMENT\b", d.text, re.I)
         for d in definition.definitions
+    )
+
+
+ER_LOCK_WAIT_TIMEOUT = 1205
+
+
+def open_transactions(conn: Any) -> str:
+    """Sessions with an open transaction (an idle one holds its metadata locks
+    until it ends, and the processlist shows it only as Sleep)."""
+    try:
+        rows = query_all(
+            conn,
+            "SELECT p.ID, p.USER, p.HOST, p.COMMAND, p.TIME, LEFT(COALESCE(p.INFO, ''), 100)"
+            " FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p"
+            " ON p.ID = t.trx_mysql_thread_id WHERE p.ID <> CONNECTION_ID()"
+            " ORDER BY t.trx_started LIMIT 5",
+            context="reading open transactions",
+        )
+    except ServerError:
+        return "the sessions are not visible: PROCESS privilege missing?"
+    if not rows:
+        return "no open transaction visible: a LOCK TABLES or a long DDL?"
+    return "; ".join(
+        f"session {sid} ({user}@{host}, {command} {seconds} s{': ' + info if info else ''})"
+        for sid, user, host, command, seconds, info in rows
     )
 

@@ -201,3 +201,25 @@ def test_truncate_refuses_a_table_whose_columns_differ(server: Any, live: Any) -
         restore(server.connection_config(), storage, database=dst, on_existing="truncate")
     assert rows(conn, dst, "audit_log") == before
     assert not {t for t in tables(conn, dst) if t.startswith("osidump_")}
+
+
+def test_an_open_application_transaction_stops_the_swap_by_name(server: Any, live: Any) -> None:
+    """The application left a transaction open on a table being replaced: the
+    swap waits at most --lock-wait-timeout, then stops naming that session,
+    with the target unchanged; once the transaction ends, --resume finishes."""
+    conn, src, dst, storage = live
+    before = rows(conn, dst, "users")
+    app = server.connect()
+    sql(app, "START TRANSACTION")
+    sql(app, f"SELECT COUNT(*) FROM `{dst}`.users")  # holds a metadata lock until it ends
+    app_id = sql(app, "SELECT CONNECTION_ID()")[0][0]
+    with pytest.raises(ServerError) as caught:
+        restore(server.connection_config(), storage, database=dst, on_existing="drop",
+                lock_wait_timeout=1)
+    assert "waited 1 s for sessions using the tables it replaces" in caught.value.message
+    assert f"session {app_id} " in caught.value.message
+    assert "--resume" in caught.value.hint
+    assert rows(conn, dst, "users") == before
+    sql(app, "COMMIT")
+    restore(server.connection_config(), storage, database=dst, on_existing="drop", resume=True)
+    assert rows(conn, dst, "users") == rows(conn, src, "users")
