@@ -12,6 +12,7 @@ from osidump.engine.errors import ObjectNotFound
 from osidump.engine.sqlfile.load_sql import LoadResult, load_sql
 
 from .errors import handle_errors
+from .messages import say
 from .options import ConnectionResolver, connection_options
 
 
@@ -66,7 +67,7 @@ def load_sql_command(
     if result.followed:
         where += f", following USE into {', '.join(result.followed)}"
     s = "" if result.statements == 1 else "s"
-    click.echo(
+    say(
         f"ran {result.statements:,} statement{s}{where} ({result.bytes_read:,} bytes of SQL, "
         f"compression: {result.compression})"
     )

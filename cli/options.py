@@ -22,6 +22,8 @@ from osidump.engine.config import SSL_MODES, ConnectionConfig
 from osidump.engine.errors import ConfigError
 from osidump.engine.storage.base import Storage, open_storage
 
+from .messages import warning
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Setting -> names to look up, in order, in the environment and in an env file.
@@ -330,10 +332,9 @@ def _can_prompt() -> bool:
 
 def _password_warning(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     if value is not None and value != PROMPT:
-        click.echo(
-            "osidump: warning: a password on the command line is visible in the process list; "
-            "use -p alone to be prompted, OSIDUMP_PASSWORD, or ~/.my.cnf",
-            err=True,
+        warning(
+            "a password on the command line is visible in the process list; "
+            "use -p alone to be prompted, OSIDUMP_PASSWORD, or ~/.my.cnf"
         )
     return value
 
