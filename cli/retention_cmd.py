@@ -19,6 +19,7 @@ from osidump.engine.retention import (
 )
 
 from .errors import handle_errors
+from .export_cmd import plural
 from .messages import say
 from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import human_bytes
@@ -120,6 +121,13 @@ def prune_command(
         keep_incomplete_hours=keep_incomplete_hours,
         now=datetime.now(timezone.utc),
     )
+    if not plan.delete:
+        # Said even when empty: a cron log should show that prune ran and saw the dumps.
+        say(
+            f"nothing to prune: {plural(len(plan.keep), 'dump')} kept in {storage.describe()}",
+            event="prune.nothing",
+            kept=len(plan.keep),
+        )
     for d in plan.keep:
         reason = plan.reasons[d.name]
         say(f"keep    {d.name}: {reason}", event="prune.keep", dump=d.name, reason=reason)
