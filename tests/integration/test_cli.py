@@ -133,6 +133,22 @@ def test_bad_inputs_give_one_line_and_documented_exit_codes(server: Any, make_da
     assert_one_line_error(run_cli("restore", str(out), "--tables", "users", *base), 9, "already exist")
 
 
+def test_a_malformed_option_file_is_exit_2_not_a_login_as_the_os_user(server: Any, tmp_path: Path) -> None:
+    """The reviewer's file: `user explore_op` (no '=') and an unterminated
+    quote were skipped, and ping connected as the OS user with exit 0. Each
+    line is now exit 2 naming the file and line, before any connection."""
+    where = ["-h", server.host, "-P", str(server.port)]
+    good = tmp_path / "good.cnf"
+    good.write_text(f"[client]\nuser={server.user}\nskip-ssl\ncompress\n")
+    assert run_cli("ping", "--defaults-file", str(good), *where).returncode == 0  # the control
+    for number, line in ((2, "user explore_op"), (3, 'password = "Secret')):
+        cnf = tmp_path / f"bad{number}.cnf"
+        cnf.write_text(f"[client]\n{'user=x' + chr(10) if number == 3 else ''}{line}\n")
+        proc = run_cli("ping", "--defaults-file", str(cnf), *where)
+        assert_one_line_error(proc, 2, f"option file {cnf}, line {number}:")
+        assert proc.stdout == "" and "Secret" not in proc.stderr
+
+
 def test_laravel_env_file_supplies_the_connection(server: Any, make_database: Any, tmp_path: Path) -> None:
     db = make_database()
     make_shop(server, db)
