@@ -243,7 +243,7 @@ def export_command(
         all_databases=all_databases,
         tables=split_list(tables),
         exclude_tables=split_list(exclude_tables),
-        threads=threads or default_threads(),
+        threads=default_threads() if threads is None else threads,
         consistency=consistency,
         lock_wait_timeout=lock_wait_timeout,
         chunk_bytes=parse_size(chunk_size),

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import click
-from osidump.engine.config import INSERT_MODES, ON_EXISTING, RestoreConfig
+from osidump.engine.config import INSERT_MODES, ON_EXISTING, RestoreConfig, check_threads
 from osidump.engine.errors import IntegrityError
 from osidump.engine.replica import replica_setup_sql
 from osidump.engine.restore.apply import Restore, RestoreProgress
@@ -214,7 +214,7 @@ def restore_command(
     config = RestoreConfig(
         tables=split_list(tables),
         database=target_db,
-        threads=threads or default_threads(),
+        threads=default_threads() if threads is None else threads,
         resume=resume,
         on_existing=on_existing,
         defer_indexes=defer_indexes,
@@ -345,6 +345,7 @@ def verify_command(
 
     Every chunk is decompressed and checked; in an encrypted dump without
     --identity, every stored object's size and sha256 instead."""
+    check_threads(threads)
     storage = s3.open(source)
     report = verify_dump(storage, threads=threads, keys=keys.load(), deep=deep)
     if not as_json:

@@ -149,6 +149,29 @@ def test_a_malformed_option_file_is_exit_2_not_a_login_as_the_os_user(server: An
         assert proc.stdout == "" and "Secret" not in proc.stderr
 
 
+def test_threads_0_is_out_of_range_like_any_other(server: Any, make_database: Any, tmp_path: Path) -> None:
+    """`-j 0` was taken as "the default" by export and restore (and verify ran
+    with it) while `-j -3` said "use 1-256": 0 is now the same error, before
+    anything is written."""
+    src, dst = make_database(), make_database()
+    make_shop(server, src)
+    base = conn_args(server)
+    dump = tmp_path / "dump"
+    assert run_cli("export", src, "-o", str(dump), *base).returncode == 0
+    for threads in ("0", "-3", "257"):
+        out = tmp_path / f"out{threads}"
+        assert_one_line_error(run_cli("export", src, "-o", str(out), "-j", threads, *base), 2,
+                              f"--threads {threads} is out of range")
+        assert not out.exists()
+        for command in (["restore", str(dump), "-d", dst, *base], ["verify", str(dump)],
+                        ["drill", str(dump), *base]):
+            proc = run_cli(*command, "--threads", threads)
+            assert_one_line_error(proc, 2, f"--threads {threads} is out of range")
+            assert "hint: use 1-256" in proc.stderr
+    conn = server.connect()
+    assert sql(conn, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s", (dst,)) == [(0,)]
+
+
 def test_laravel_env_file_supplies_the_connection(server: Any, make_database: Any, tmp_path: Path) -> None:
     db = make_database()
     make_shop(server, db)
