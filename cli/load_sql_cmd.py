@@ -30,8 +30,11 @@ from .options import ConnectionResolver, connection_options
 @click.option(
     "--follow-use",
     is_flag=True,
-    help="With -d: start in that database, then follow the script's USE statements, "
-    "writing wherever the script says (as `mysql NAME < file` would).",
+    help="With -d: run the script as `mysql NAME < file` would: start in that database, "
+    "then obey the script's USE statements, so everything after a USE goes into the "
+    "database the script names, not into -d (a --databases dump leaves -d empty). "
+    "Nothing loads such a script under another name: remove its CREATE DATABASE and USE "
+    "lines first.",
 )
 @connection_options
 @handle_errors
