@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 import click
 from osidump.engine import errors as e
 
-from .progress import emit_json
+from .messages import context_flag, emit_json, json_log
 from .signals import interrupt_exit_code, interrupt_name
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,17 +43,6 @@ def exit_code_for(exc: e.OsidumpError) -> int:
     return INTERNAL_ERROR
 
 
-def _context_flag(name: str) -> object:
-    """A setting of the top-level group (``-v``, ``--log-format``), from any
-    nested command's context."""
-    ctx = click.get_current_context(silent=True)
-    while ctx is not None:
-        if isinstance(ctx.obj, dict) and ctx.obj.get(name):
-            return ctx.obj[name]
-        ctx = ctx.parent
-    return None
-
-
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -63,7 +52,7 @@ def _report(
 ) -> None:
     """Two lines on stderr (``osidump: <label>: ...`` and ``  hint: ...``), or
     with --log-format json one ``{"event": "error", ...}`` object."""
-    if _context_flag("log_format") == "json":
+    if json_log():
         emit_json(
             "error",
             exit_code=code,
@@ -89,7 +78,7 @@ def handle_errors(fn: F) -> F:
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except e.OsidumpError as exc:
-            if _context_flag("verbose"):
+            if context_flag("verbose"):
                 traceback.print_exc()
             code = exit_code_for(exc)
             if isinstance(exc, e.Interrupted):
@@ -114,7 +103,7 @@ def handle_errors(fn: F) -> F:
             )
             sys.exit(code)
         except Exception as exc:  # the last resort: one line, details with -v
-            if _context_flag("verbose"):
+            if context_flag("verbose"):
                 traceback.print_exc()
             _report(
                 label="internal error",

@@ -12,8 +12,9 @@ from osidump.engine.errors import ConfigError
 from osidump.engine.export.run import Export, ExportProgress
 
 from .errors import handle_errors
+from .messages import emit_json, say
 from .options import ConnectionResolver, S3Settings, connection_options, s3_options
-from .progress import ProgressLine, emit_json, human_bytes, human_seconds
+from .progress import ProgressLine, human_bytes, human_seconds
 from .seal_options import ExportSealSettings, export_seal_options
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.I)
@@ -242,7 +243,7 @@ def export_command(
         all_databases=all_databases,
         tables=split_list(tables),
         exclude_tables=split_list(exclude_tables),
-        threads=threads or default_threads(),
+        threads=default_threads() if threads is None else threads,
         consistency=consistency,
         lock_wait_timeout=lock_wait_timeout,
         chunk_bytes=parse_size(chunk_size),
@@ -312,26 +313,26 @@ def export_command(
         return
     accounts = summary["accounts"]
     if config.users_only:
-        click.echo(
+        say(
             f"exported {plural(accounts or 0, 'account')} with their roles and grants"
             f" (no database) to {storage.describe()}"
         )
     else:
-        click.echo(
+        say(
             f"exported {plural(tables_n, 'table')}, {plural(rows, 'row')} ({human_bytes(raw)} of "
             f"rows, {human_bytes(stored)} stored) to {storage.describe()} "
             f"[consistency: {manifest.snapshot.consistency}]"
         )
         if accounts is not None:
-            click.echo(f"  and {plural(accounts, 'account')} with their roles and grants (--users)")
+            say(f"  and {plural(accounts, 'account')} with their roles and grants (--users)")
     if config.no_data:
-        click.echo("  schema and objects only (--no-data): no rows")
+        say("  schema and objects only (--no-data): no rows")
     if config.filtered:
-        click.echo("  rows filtered by --where (recorded; osidump inspect shows it)")
+        say("  rows filtered by --where (recorded; osidump inspect shows it)")
     for db in manifest.databases:
         for left in db.left_out:
-            click.echo(f"  left out of {db.name}: {left}")
+            say(f"  left out of {db.name}: {left}")
     if sealing.signing_key is not None:
-        click.echo(f"signed by {sealing.signing_key.key_id}")
+        say(f"signed by {sealing.signing_key.key_id}")
     if sealing.recipients is not None:
-        click.echo(f"encrypted to {', '.join(sealing.recipients.names)}")
+        say(f"encrypted to {', '.join(sealing.recipients.names)}")

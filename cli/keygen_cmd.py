@@ -6,6 +6,7 @@ import click
 from osidump.engine.seal.keygen import write_age_identity, write_signing_keys
 
 from .errors import handle_errors
+from .messages import say
 
 
 @click.command("keygen")
@@ -26,17 +27,17 @@ def keygen_command(prefix: str, age_identity: bool, comment: str) -> None:
     key to PREFIX.pub. Never overwrites a file. See docs/SECURITY.md."""
     if age_identity:
         keys = write_age_identity(prefix)
-        click.echo(f"wrote {keys.secret_path} (secret, 0600) and {keys.public_path}")
-        click.echo(f"recipient: {keys.public_id}")
-        click.echo(
+        say(f"wrote {keys.secret_path} (secret, 0600) and {keys.public_path}")
+        say(f"recipient: {keys.public_id}")
+        say(
             f"export with --encrypt-to-file {keys.public_path}; "
             f"restore with --identity {keys.secret_path} (keep a copy offline)"
         )
         return
     keys = write_signing_keys(prefix, comment=comment)
-    click.echo(f"wrote {keys.secret_path} (secret, 0600) and {keys.public_path}")
-    click.echo(f"key id: {keys.public_id}")
-    click.echo(
+    say(f"wrote {keys.secret_path} (secret, 0600) and {keys.public_path}")
+    say(f"key id: {keys.public_id}")
+    say(
         f"export with --sign-key {keys.secret_path}; "
         f"verify and restore with --verify-key {keys.public_path}"
     )

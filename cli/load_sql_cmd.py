@@ -12,6 +12,7 @@ from osidump.engine.errors import ObjectNotFound
 from osidump.engine.sqlfile.load_sql import LoadResult, load_sql
 
 from .errors import handle_errors
+from .messages import say
 from .options import ConnectionResolver, connection_options
 
 
@@ -29,8 +30,11 @@ from .options import ConnectionResolver, connection_options
 @click.option(
     "--follow-use",
     is_flag=True,
-    help="With -d: start in that database, then follow the script's USE statements, "
-    "writing wherever the script says (as `mysql NAME < file` would).",
+    help="With -d: run the script as `mysql NAME < file` would: start in that database, "
+    "then obey the script's USE statements, so everything after a USE goes into the "
+    "database the script names, not into -d (a --databases dump leaves -d empty). "
+    "Nothing loads such a script under another name: remove its CREATE DATABASE and USE "
+    "lines first.",
 )
 @connection_options
 @handle_errors
@@ -66,7 +70,7 @@ def load_sql_command(
     if result.followed:
         where += f", following USE into {', '.join(result.followed)}"
     s = "" if result.statements == 1 else "s"
-    click.echo(
+    say(
         f"ran {result.statements:,} statement{s}{where} ({result.bytes_read:,} bytes of SQL, "
         f"compression: {result.compression})"
     )

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from typing import Any
 
 import click
 from osidump.engine import __version__
@@ -16,6 +17,7 @@ from .errors import handle_errors
 from .export_cmd import export_command
 from .keygen_cmd import keygen_command
 from .load_sql_cmd import load_sql_command
+from .messages import emit_json, json_log, say
 from .options import (
     ConnectionResolver,
     connection_options,
@@ -32,6 +34,7 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(
             {
                 "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+                "event": "log",  # every line has an event, as messages.emit_json's
                 "level": record.levelname.lower(),
                 "logger": record.name,
                 "message": record.getMessage(),
@@ -50,6 +53,24 @@ class OsidumpGroup(click.Group):
         if command is not None and has_connection_options(command):
             rest = password_args_like_mysql(rest)
         return name, command, rest
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """A subcommand's usage error (a bad flag or value) is, with
+        --log-format json, one ``{"event": "error"}`` object like any other."""
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if not json_log():
+                raise
+            emit_json(
+                "error",
+                exit_code=exc.exit_code,
+                error="UsageError",
+                message=" ".join(exc.format_message().split()),
+                hint=f"see osidump {ctx.invoked_subcommand} --help",
+                retryable=False,
+            )
+            raise click.exceptions.Exit(exc.exit_code) from None
 
 
 # --help only: -h is --host, as in the mysql client (subcommands inherit this).
@@ -91,7 +112,7 @@ def ping_command(database: str | None, connection: ConnectionResolver) -> None:
         flavor, version = server_flavor(conn)
     finally:
         conn.close()
-    click.echo(f"connected to {config.describe()}: {flavor} {version}")
+    say(f"connected to {config.describe()}: {flavor} {version}")
 
 
 for _command in (

@@ -22,6 +22,8 @@ from osidump.engine.config import SSL_MODES, ConnectionConfig
 from osidump.engine.errors import ConfigError
 from osidump.engine.storage.base import Storage, open_storage
 
+from .messages import warning
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Setting -> names to look up, in order, in the environment and in an env file.
@@ -86,10 +88,11 @@ def has_connection_options(command: click.Command) -> bool:
 _DOTENV_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
 
 
-def _quoted(text: str, escapes: dict[str, str]) -> str:
+def _quoted(text: str, escapes: dict[str, str]) -> tuple[str, bool]:
     """A value that starts with a quote, up to its closing quote, with
-    backslash escapes from ``escapes`` (an unknown escape keeps its backslash).
-    Shared by .env (phpdotenv's escapes) and option files (mysql's)."""
+    backslash escapes from ``escapes`` (an unknown escape keeps its backslash),
+    and whether the closing quote was found. Shared by .env (phpdotenv's
+    escapes) and option files (mysql's)."""
     quote = text[0]
     out: list[str] = []
     index = 1
@@ -100,7 +103,7 @@ def _quoted(text: str, escapes: dict[str, str]) -> str:
             char = escapes.get(text[index], "\\" + text[index])
         out.append(char)
         index += 1
-    return "".join(out)
+    return "".join(out), index < len(text)
 
 
 def _read_lines(path: str, *, what: str, hint: str) -> list[str]:
@@ -135,7 +138,7 @@ def parse_env_file(path: str) -> dict[str, str]:
             end = value.find("'", 1)
             value = value[1:end] if end > 0 else value[1:]
         elif value[:1] == '"':
-            value = _quoted(value, _DOTENV_ESCAPES)
+            value, _closed = _quoted(value, _DOTENV_ESCAPES)
         else:
             value = value.split(" #", 1)[0].strip()
         values[key] = value
@@ -146,12 +149,21 @@ OPTION_GROUPS = ("client", "mysqldump", "osidump")
 _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "r": "\r", "s": " ", "\\": "\\", "'": "'", '"': '"'}
 
 
-def _option_value(text: str) -> str:
+def _option_value(text: str, *, where: str, key: str) -> str:
     """A value as the mysql client reads it: quoted with escapes, or bare up to
-    an unquoted ``#`` (so an unquoted ``pa#ss`` is ``pa``, as in mysql)."""
+    an unquoted ``#`` (so an unquoted ``pa#ss`` is ``pa``, as in mysql). A
+    quote that is never closed is a ConfigError naming ``where`` (file and
+    line), never the value: the client would take the quote as part of it,
+    and a password that silently starts with ``"`` is a failed login later."""
     text = text.strip()
     if text[:1] in ("'", '"'):
-        return _quoted(text, _ESCAPES)
+        value, closed = _quoted(text, _ESCAPES)
+        if not closed:
+            raise ConfigError(
+                f"{where}: the value of {key} opens a quote ({text[0]}) and never closes it",
+                hint="close the quote, or drop it: quotes are needed only around # and spaces",
+            )
+        return value
     return text.split("#", 1)[0].strip()
 
 
@@ -200,10 +212,25 @@ def parse_option_file(path: str, *, explicit: bool, _depth: int = 0) -> dict[str
             )
         if group not in OPTION_GROUPS:
             continue
-        key, _, value = line.partition("=")
+        key, sep, value = line.partition("=")
+        where = f"option file {path}, line {number}"
+        if not sep:
+            # A bare option name (skip-ssl, compress) is valid, as in mysql;
+            # one of ours always takes a value: `user explore_op` is a typo
+            # that would otherwise connect as the OS user.
+            words = line.split("#", 1)[0].split()
+            key_name = words[0].lower().replace("_", "-") if words else ""
+            if len(words) == 1 and key_name == "password":
+                found["password"] = PROMPT  # as in mysql: prompt for it
+            elif key_name in OPTION_FILE_KEYS:
+                raise ConfigError(
+                    f"{where}: {key_name} needs a value, written {key_name}=VALUE",
+                    hint="every connection setting is NAME = VALUE (quote one with # or spaces)",
+                )
+            continue
         name = OPTION_FILE_KEYS.get(key.strip().lower().replace("_", "-"))
         if name:
-            found[name] = _option_value(value)
+            found[name] = _option_value(value, where=where, key=key.strip().lower())
     return found
 
 
@@ -271,11 +298,15 @@ class ConnectionResolver:
         return dataclasses.replace(self._config, database=chosen)
 
     def _resolve(self) -> ConnectionConfig:
-        if self.flags.get("password") == PROMPT:
+        flag_prompts = self.flags.get("password") == PROMPT
+        if flag_prompts or self.setting("password") == PROMPT:
             if not _can_prompt():
                 # getpass would warn and read the password from standard input.
+                asker = (
+                    "-p" if flag_prompts else "a `password` line with no value in the option file"
+                )
                 raise ConfigError(
-                    "-p asks for the password at a terminal, and there is none",
+                    f"{asker} asks for the password at a terminal, and there is none",
                     hint="give it through OSIDUMP_PASSWORD, or password= under [client] in "
                     "~/.my.cnf or a --defaults-file",
                 )
@@ -330,10 +361,9 @@ def _can_prompt() -> bool:
 
 def _password_warning(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     if value is not None and value != PROMPT:
-        click.echo(
-            "osidump: warning: a password on the command line is visible in the process list; "
-            "use -p alone to be prompted, OSIDUMP_PASSWORD, or ~/.my.cnf",
-            err=True,
+        warning(
+            "a password on the command line is visible in the process list; "
+            "use -p alone to be prompted, OSIDUMP_PASSWORD, or ~/.my.cnf"
         )
     return value
 

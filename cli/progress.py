@@ -1,14 +1,13 @@
-"""Progress for long commands: a redrawn line on a terminal, nothing otherwise,
-and JSON lines when ``--log-format json`` (for cron and log shippers)."""
+"""Progress for long commands: a redrawn line on a terminal, nothing otherwise
+(with ``--log-format json`` the commands emit JSON events instead: messages.py)."""
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TextIO
 
 
 def human_bytes(n: float) -> str:
@@ -67,11 +66,3 @@ class ProgressLine:
             self._thread.join()
             self._stream.write("\r\x1b[K")
             self._stream.flush()
-
-
-def emit_json(event: str, **fields: Any) -> None:
-    """One JSON object per line on stderr: ``{"event": ..., ...}``."""
-    record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event": event}
-    record.update(fields)
-    sys.stderr.write(json.dumps(record, default=str) + "\n")
-    sys.stderr.flush()

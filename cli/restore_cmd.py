@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import click
-from osidump.engine.config import INSERT_MODES, ON_EXISTING, RestoreConfig
+from osidump.engine.config import INSERT_MODES, ON_EXISTING, RestoreConfig, check_threads
 from osidump.engine.errors import IntegrityError
 from osidump.engine.replica import replica_setup_sql
 from osidump.engine.restore.apply import Restore, RestoreProgress
@@ -19,46 +19,47 @@ from osidump.engine.users import AccountsReport
 
 from .errors import handle_errors
 from .export_cmd import default_threads, plural, split_list
+from .messages import emit_json, note, say
 from .options import ConnectionResolver, S3Settings, connection_options, s3_options
-from .progress import ProgressLine, emit_json, human_bytes, human_seconds
+from .progress import ProgressLine, human_bytes, human_seconds
 from .seal_options import ReadKeySettings, read_key_options, seal_lines
 
 
 def _print_plan(plan: RestorePlan) -> None:
     for db in plan.databases:
         same = "" if db.source == db.target else f" (from {db.source})"
-        click.echo(f"database {db.target}{same}")
+        say(f"database {db.target}{same}")
     for t in plan.tables:
         n = len(t.index_clauses)
         idx = f", then {n} index{'es' if n != 1 else ''}" if n else ""
         if plan.mode == "schema":
-            click.echo(f"  table {t.label}: definition only{idx}")
+            say(f"  table {t.label}: definition only{idx}")
             continue
         if plan.mode == "data":
             idx = f", into the existing table (--insert-mode {t.insert_mode})"
-        click.echo(
+        say(
             f"  table {t.label}: {t.entry.rows:,} rows in {len(t.entry.chunks)} chunk(s), "
             f"{human_bytes(t.entry.stored_bytes)}{idx}"
         )
     for o in plan.objects:
-        click.echo(f"  {o.kind} {o.target_db}.{o.name}")
+        say(f"  {o.kind} {o.target_db}.{o.name}")
     for a in plan.accounts:
         kind = "role" if a.is_role else "account"
-        click.echo(f"{kind} {a.label()}: {plural(len(a.grants), 'grant')}, if the target lacks it")
-    for note in plan.notes:
-        click.echo(f"note: {note}")
+        say(f"{kind} {a.label()}: {plural(len(a.grants), 'grant')}, if the target lacks it")
+    for text in plan.notes:
+        note(text, err=False)
 
 
 def _print_accounts(report: AccountsReport) -> None:
     created, skipped = report.created, report.skipped
-    click.echo(
+    say(
         f"accounts: {len(created)} created with {plural(report.grants, 'grant')},"
         f" {len(skipped)} skipped (already on the target, left as they were)"
     )
     for label in created:
-        click.echo(f"  created {label}")
+        say(f"  created {label}")
     for label in skipped:
-        click.echo(f"  skipped {label}")
+        say(f"  skipped {label}")
 
 
 @click.command("restore")
@@ -224,7 +225,7 @@ def restore_command(
     config = RestoreConfig(
         tables=split_list(tables),
         database=target_db,
-        threads=threads or default_threads(),
+        threads=default_threads() if threads is None else threads,
         resume=resume,
         on_existing=on_existing,
         defer_indexes=defer_indexes,
@@ -258,7 +259,7 @@ def restore_command(
             click.echo(json.dumps({**plan.summary(), "seal": opened.seal_summary()}, indent=2))
         else:
             _print_plan(plan)
-            click.echo("dry run: nothing was changed")
+            say("dry run: nothing was changed")
         return
     # Connect without a default database: DB_DATABASE from a .env names the
     # app's database, which a restore onto a fresh server has yet to create.
@@ -312,26 +313,26 @@ def restore_command(
             else ""
         )
         if plan.mode == "data":
-            click.echo(
+            say(
                 f"loaded {plural(result.rows, 'row')} into"
                 f" {plural(result.tables, 'existing table')} of"
                 f" {', '.join(summary['databases'])}{resumed}; every chunk verified"
             )
             for r in result.table_rows:
-                click.echo(
+                say(
                     f"  {r.table}: {r.inserted:,} inserted, {r.replaced:,} replaced,"
                     f" {r.skipped:,} skipped"
                 )
         elif plan.databases or result.accounts is None:
-            click.echo(
+            say(
                 f"restored {plural(result.tables, 'table')}, {plural(result.rows, 'row')},"
                 f" {plural(result.objects, 'object')} into {', '.join(summary['databases'])}"
                 f"{resumed}; every chunk verified"
             )
         if result.accounts is not None:
             _print_accounts(result.accounts)
-        for note in result.notes:
-            click.echo(f"note: {note}")
+        for text in result.notes:
+            note(text, err=False)
 
 
 @click.command("verify")
@@ -356,6 +357,7 @@ def verify_command(
 
     Every chunk is decompressed and checked; in an encrypted dump without
     --identity, every stored object's size and sha256 instead."""
+    check_threads(threads)
     storage = s3.open(source)
     report = verify_dump(storage, threads=threads, keys=keys.load(), deep=deep)
     if not as_json:
@@ -386,17 +388,17 @@ def verify_command(
         )
     else:
         for problem in report.problems:
-            click.echo(f"FAIL  {problem}")
+            say(f"FAIL  {problem}")
         for t in report.tables:
             status = "ok  " if t.ok else "FAIL"
-            click.echo(
+            say(
                 f"{status}  {t.database}.{t.table}: {plural(t.rows, 'row')},"
                 f" {plural(t.chunks, 'chunk')}"
             )
             for problem in t.problems:
-                click.echo(f"      {problem}")
+                say(f"      {problem}")
         if report.accounts is not None and report.users_ok:
-            click.echo(f"ok    users: {plural(report.accounts, 'account')}")
+            say(f"ok    users: {plural(report.accounts, 'account')}")
     if not report.ok:
         problems = report.all_problems()
         raise IntegrityError(
@@ -408,13 +410,13 @@ def verify_command(
         if report.accounts is not None:
             tables_n += f", {plural(report.accounts, 'account')}"
         if report.depth == "stored":
-            click.echo(
+            say(
                 f"dump verified: {tables_n}, every stored object's "
                 "size and sha256 match the manifest (encrypted: pass --identity to check the "
                 "content too)"
             )
         else:
-            click.echo(
+            say(
                 f"dump verified: {tables_n}, {plural(total, 'row')},"
                 " every checksum and statement checked"
             )
@@ -458,10 +460,7 @@ def inspect_command(
         opened = open_dump(storage, read_keys)  # the signature, with --verify-key
         click.echo(load_data_statement(storage, load_table, opened.manifest))
         if opened.encrypted:
-            click.echo(
-                "note: the chunks are age-encrypted: age -d -i IDENTITY CHUNK | zstd -dc | ...",
-                err=True,
-            )
+            note("the chunks are age-encrypted: age -d -i IDENTITY CHUNK | zstd -dc | ...")
         return
     if replica_setup:  # issue 13 item 4
         click.echo(replica_setup_sql(open_dump(storage, read_keys).manifest), nl=False)
@@ -472,62 +471,62 @@ def inspect_command(
         return
     keys.note()
     c, pos = info["consistency"], info["snapshot_position"]
-    click.echo(f"dump:        {info['location']}")
-    click.echo(
+    say(f"dump:        {info['location']}")
+    say(
         f"taken:       {info['started_at']} .. {info['finished_at']}"
         f" (osidump {info['tool_version']})"
     )
-    click.echo(f"server:      {info['server']['flavor']} {info['server']['version']}")
+    say(f"server:      {info['server']['flavor']} {info['server']['version']}")
     if stored := info["options"].get("storage"):
-        click.echo("storage:     " + ", ".join(f"{k} {v}" for k, v in sorted(stored.items())))
+        say("storage:     " + ", ".join(f"{k} {v}" for k, v in sorted(stored.items())))
     held = f", lock held {c['lock_held_ms']:.1f} ms" if c["lock_held_ms"] is not None else ""
     workers = plural(c["workers"], "worker")
-    click.echo(f"consistency: {c['mode']} with {workers}{held} ({c['reason']})")
+    say(f"consistency: {c['mode']} with {workers}{held} ({c['reason']})")
     if pos["binlog_file"] or pos["gtid"]:
         where = f"{pos['binlog_file'] or '-'}:{pos['binlog_position'] or '-'}"
-        click.echo(f"position:    {where} gtid {pos['gtid'] or '-'}")
+        say(f"position:    {where} gtid {pos['gtid'] or '-'}")
     else:
-        click.echo("position:    none (binary log off on the source)")
+        say("position:    none (binary log off on the source)")
     for line in seal_lines(info["seal"]):
-        click.echo(f"seal:        {line}")
+        say(f"seal:        {line}")
     for f in info["row_filters"]:
         which = "every table" if f["tables"] == "*" else f["tables"]
-        click.echo(f"rows:        only where {f['where']} ({which}; export --where)")
+        say(f"rows:        only where {f['where']} ({which}; export --where)")
     if info["no_data"]:
-        click.echo("rows:        none: schema and objects only (export --no-data)")
+        say("rows:        none: schema and objects only (export --no-data)")
     if (users := info["users"]) is not None:
         only = f"; only {', '.join(users['include'])}" if users["include"] else ""
         without = f"; without {', '.join(users['exclude'])}" if users["exclude"] else ""
-        click.echo(
+        say(
             f"users:       {plural(users['accounts'], 'account')} with their roles and grants"
             f" (export --users{only}{without}; restore --users applies them)"
         )
     for db in info["databases"]:
-        click.echo(
+        say(
             f"database {db['name']}: {plural(len(db['tables']), 'table')},"
             f" {plural(db['rows'], 'row')}, {human_bytes(db['stored_bytes'])} stored"
         )
         for t in db["tables"]:
-            click.echo(
+            say(
                 f"  {t['name']:<40} {t['rows']:>14,} rows  {human_bytes(t['stored_bytes']):>10}  "
                 f"{plural(t['chunks'], 'chunk')}"
             )
         for kind in ("views", "triggers", "routines", "events"):
             if db[kind]:
-                click.echo(f"  {kind}: {', '.join(db[kind])}")
+                say(f"  {kind}: {', '.join(db[kind])}")
         if db["triggers"] or db["routines"] or db["events"]:
-            click.echo(
+            say(
                 "  triggers, routines and events are code that runs on the target: restore"
                 " --no-triggers/--no-routines/--no-events leaves them out"
             )
         for left in db.get("left_out", []):
-            click.echo(f"  left out at export: {left}")
+            say(f"  left out at export: {left}")
         if "laravel" in db:
             lv = db["laravel"]
-            click.echo(
+            say(
                 f"  laravel migrations: {lv['migrations']} applied, last batch "
                 f"{lv['last_batch']}: {lv['last_migration']}"
             )
-            click.echo("  compare with `php artisan migrate:status` before restoring")
-    for note in info["notes"]:
-        click.echo(f"note: {note}")
+            say("  compare with `php artisan migrate:status` before restoring")
+    for text in info["notes"]:
+        note(text, err=False)

@@ -19,6 +19,8 @@ from osidump.engine.retention import (
 )
 
 from .errors import handle_errors
+from .export_cmd import plural
+from .messages import say
 from .options import ConnectionResolver, S3Settings, connection_options, s3_options
 from .progress import human_bytes
 from .seal_options import ReadKeySettings, read_key_options
@@ -39,11 +41,11 @@ def list_command(location: str, as_json: bool, s3: S3Settings) -> None:
         click.echo(json.dumps([_as_json(d) for d in dumps], indent=2))
         return
     if not dumps:
-        click.echo("no dumps found")
+        say("no dumps found")
     for label, members in group_by_series(dumps):
-        click.echo(f"series: {label}")
+        say(f"series: {label}")
         for d in members:
-            click.echo("  " + _line(d))
+            say("  " + _line(d))
 
 
 def _time(when: datetime | None) -> str | None:
@@ -119,14 +121,34 @@ def prune_command(
         keep_incomplete_hours=keep_incomplete_hours,
         now=datetime.now(timezone.utc),
     )
+    if not plan.delete:
+        # Said even when empty: a cron log should show that prune ran and saw the dumps.
+        say(
+            f"nothing to prune: {plural(len(plan.keep), 'dump')} kept in {storage.describe()}",
+            event="prune.nothing",
+            kept=len(plan.keep),
+        )
     for d in plan.keep:
-        click.echo(f"keep    {d.name}: {plan.reasons[d.name]}")
+        reason = plan.reasons[d.name]
+        say(f"keep    {d.name}: {reason}", event="prune.keep", dump=d.name, reason=reason)
     for d in plan.delete:
+        reason = plan.reasons[d.name]
         if dry_run:
-            click.echo(f"would delete {d.name}: {plan.reasons[d.name]}")
+            say(
+                f"would delete {d.name}: {reason}",
+                event="prune.would_delete",
+                dump=d.name,
+                reason=reason,
+            )
         else:
             removed = delete_dump(storage, d.name)
-            click.echo(f"deleted {d.name}: {plan.reasons[d.name]} ({removed} objects)")
+            say(
+                f"deleted {d.name}: {reason} ({removed} objects)",
+                event="prune.deleted",
+                dump=d.name,
+                reason=reason,
+                objects=removed,
+            )
 
 
 @click.command("drill")
@@ -191,12 +213,12 @@ def drill_command(
     else:
         where = ", ".join(report.databases.values())
         state = "kept" if report.kept else "dropped"
-        click.echo(
+        say(
             f"drill: restored {report.tables} tables, {report.rows:,} rows in "
             f"{report.seconds:.1f} s into {where} ({state})"
         )
         for problem in report.problems:
-            click.echo(f"FAIL  {problem}")
+            say(f"FAIL  {problem}")
     require_ok(report)
     if not as_json:
-        click.echo("drill passed: the dump restores and matches")
+        say("drill passed: the dump restores and matches")

@@ -26,15 +26,14 @@ from osidump.engine.seal import (
 from osidump.engine.seal.keyfiles import readable_by_others
 from osidump.engine.seal.opening import UNAUTHENTICATED_NOTE, OpenedDump
 
+from .messages import note, warning
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _warn_if_shared(path: str, what: str) -> None:
     if readable_by_others(path):
-        click.echo(
-            f"osidump: warning: the {what} {path} is readable by other users; chmod 600 {path}",
-            err=True,
-        )
+        warning(f"the {what} {path} is readable by other users; chmod 600 {path}")
 
 
 class ExportSealSettings:
@@ -130,7 +129,7 @@ class ReadKeySettings:
         """Say on stderr that the dump is unauthenticated, if no verify key is
         configured (JSON output carries ``seal.authenticated`` instead)."""
         if not self.verify_key:
-            click.echo(f"note: {UNAUTHENTICATED_NOTE}", err=True)
+            note(UNAUTHENTICATED_NOTE)
 
 
 def seal_lines(opened: OpenedDump | dict[str, Any]) -> list[str]:

@@ -14,6 +14,7 @@ from osidump.engine.storage.base import LocalStorage
 
 from .errors import handle_errors
 from .export_cmd import split_list
+from .messages import say
 from .options import S3Settings, s3_options
 from .seal_options import ReadKeySettings, read_key_options
 
@@ -70,10 +71,11 @@ def to_sql_command(
             tables=split_list(tables),
             keys=read_keys,
         )
-        click.echo(
+        say(
             f"wrote {len(written.files):,} files to {per_table}: {written.rows:,} rows, every chunk"
             f" verified; load with: cd {per_table} && mysql < {LOAD_FILE}",
             err=True,
+            event="to-sql.done",
         )
         return
     if output is None:
@@ -101,7 +103,7 @@ def to_sql_command(
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
-    click.echo(f"wrote {output}: {rows:,} rows, every chunk verified", err=True)
+    say(f"wrote {output}: {rows:,} rows, every chunk verified", err=True, event="to-sql.done")
 
 
 def _reader_went_away() -> NoReturn:

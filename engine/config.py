@@ -33,6 +33,16 @@ def parse_where(text: str) -> tuple[str | None, str]:
     return None, text
 
 
+MAX_THREADS = 256
+
+
+def check_threads(threads: int) -> None:
+    """``--threads``/``-j`` of every command: 0 is an error like any other
+    value out of range (it is not "the default": leaving the flag out is)."""
+    if not 1 <= threads <= MAX_THREADS:
+        raise ConfigError(f"--threads {threads} is out of range", hint=f"use 1-{MAX_THREADS}")
+
+
 def _check_user_patterns(users: bool, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
     """``--include-users``/``--exclude-users``: ``user[@host]`` globs, only with ``--users``."""
     if (include or exclude) and not users:
@@ -151,8 +161,7 @@ class ExportConfig:
             raise ConfigError(
                 "both database names and --all-databases given", hint="use one or the other"
             )
-        if not 1 <= self.threads <= 256:
-            raise ConfigError(f"--threads {self.threads} is out of range", hint="use 1-256")
+        check_threads(self.threads)
         if self.consistency not in CONSISTENCY_MODES:
             raise ConfigError(
                 f"unknown --consistency {self.consistency!r}",
@@ -293,8 +302,7 @@ class RestoreConfig:
                     hint=f"leave out {others[0]}, or use --users to restore data and accounts",
                 )
             object.__setattr__(self, "users", True)
-        if not 1 <= self.threads <= 256:
-            raise ConfigError(f"--threads {self.threads} is out of range", hint="use 1-256")
+        check_threads(self.threads)
         if not 1 <= self.lock_wait_timeout <= 31536000:
             raise ConfigError(
                 f"--lock-wait-timeout {self.lock_wait_timeout} is out of range",

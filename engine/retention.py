@@ -102,7 +102,9 @@ def describe_selection(options: Mapping[str, Any]) -> str:
 
 
 def find_dumps(location: Storage) -> list[DumpListing]:
-    """Every dump directly inside ``location``, newest first."""
+    """Every dump directly inside ``location``, newest first; ObjectNotFound
+    if ``location`` is a local directory that does not exist."""
+    location.check_location()
     if location.exists(MANIFEST_NAME):
         raise ConfigError(
             f"{location.describe()} is a dump itself, not a location holding dumps",

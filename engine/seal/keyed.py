@@ -78,6 +78,9 @@ class KeyedStorage(Storage):
     def list_children(self) -> list[str]:
         return self.inner.list_children()
 
+    def check_location(self) -> None:
+        self.inner.check_location()
+
     def settings(self) -> dict[str, str]:
         return self.inner.settings()
 

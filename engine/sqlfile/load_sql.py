@@ -54,6 +54,7 @@ from ..connection import connect, execute, quote_ident
 from ..errors import (
     ConfigError,
     IntegrityError,
+    ObjectNotFound,
     OsidumpError,
     ServerError,
     StorageError,
@@ -440,6 +441,11 @@ def _load(
                     context=f"statement {result.statements} of the script failed "
                     f"({statement_head(item).label()})",
                 )
+                if isinstance(error, ObjectNotFound):
+                    # Exit 4 is for what the user named (the file, a dump, a
+                    # table to export); a table or database the script's own
+                    # statement names is a statement the server refused: 8.
+                    error = ServerError(error.message, code=_server_code(exc))
                 error.hint = (
                     f"statements 1-{result.statements - 1} ran before it, as with the mysql "
                     "client; fix and re-run"
@@ -450,6 +456,11 @@ def _load(
     finally:
         queue.close()
         reader.join(timeout=10)
+
+
+def _server_code(exc: BaseException) -> int:
+    args = getattr(exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else 0
 
 
 # --- the command ---------------------------------------------------------------
@@ -525,9 +536,10 @@ def _check_survey(
         raise ConfigError(
             f"the script writes to other databases than {quote_ident(database)}: {named}; "
             "nothing was run",
-            hint="it was made with --databases or --all-databases: load it without -d to "
-            "restore what it names, or add --follow-use to start in the -d database and "
-            "follow the script's USE statements",
+            hint="it was made with --databases or --all-databases and loads into the databases "
+            "it names: run it without -d for that (--follow-use does the same: it obeys the "
+            "script's USE statements, so nothing goes into -d after the first USE); osidump "
+            "cannot load it under another name: remove its CREATE DATABASE and USE lines first",
         )
     result.followed = sorted(others)
     charset, collation = survey.charsets.get(database, (None, None))

@@ -90,6 +90,14 @@ class Storage(ABC):
         delimited listing, not every chunk)."""
         return sorted({name.split("/", 1)[0] for name in self.list() if "/" in name})
 
+    def check_location(self) -> None:
+        """Raise ObjectNotFound if the location itself is missing, where a
+        backend can tell: a local directory that does not exist is a typo
+        (``list``/``prune`` of a cron path), not an empty location. An S3
+        prefix always exists once its bucket does (a missing bucket fails on
+        the first request)."""
+        return None
+
     def settings(self) -> dict[str, str]:
         """How objects are stored (S3: region, encryption, storage class), for
         the manifest and ``inspect``. Never secrets. Empty for local storage."""
@@ -262,6 +270,14 @@ class LocalStorage(Storage):
         except (OSError, _NotRegular):
             return False
         return True
+
+    def check_location(self) -> None:
+        if not os.path.isdir(self.root):
+            what = "is not a directory" if os.path.lexists(self.root) else "does not exist"
+            raise ObjectNotFound(
+                f"{self.root} {what}",
+                hint="check the path: the directory that holds the dumps, e.g. /backups",
+            )
 
     def list_children(self) -> list[str]:
         """Subdirectories that hold at least one file (an empty directory is no dump)."""

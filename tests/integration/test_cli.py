@@ -133,6 +133,45 @@ def test_bad_inputs_give_one_line_and_documented_exit_codes(server: Any, make_da
     assert_one_line_error(run_cli("restore", str(out), "--tables", "users", *base), 9, "already exist")
 
 
+def test_a_malformed_option_file_is_exit_2_not_a_login_as_the_os_user(server: Any, tmp_path: Path) -> None:
+    """The reviewer's file: `user explore_op` (no '=') and an unterminated
+    quote were skipped, and ping connected as the OS user with exit 0. Each
+    line is now exit 2 naming the file and line, before any connection."""
+    where = ["-h", server.host, "-P", str(server.port)]
+    good = tmp_path / "good.cnf"
+    good.write_text(f"[client]\nuser={server.user}\nskip-ssl\ncompress\n")
+    assert run_cli("ping", "--defaults-file", str(good), *where).returncode == 0  # the control
+    for number, line in ((2, "user explore_op"), (3, 'password = "Secret')):
+        cnf = tmp_path / f"bad{number}.cnf"
+        cnf.write_text(f"[client]\n{'user=x' + chr(10) if number == 3 else ''}{line}\n")
+        proc = run_cli("ping", "--defaults-file", str(cnf), *where)
+        assert_one_line_error(proc, 2, f"option file {cnf}, line {number}:")
+        assert proc.stdout == "" and "Secret" not in proc.stderr
+
+
+def test_threads_0_is_out_of_range_like_any_other(server: Any, make_database: Any, tmp_path: Path) -> None:
+    """`-j 0` was taken as "the default" by export and restore (and verify ran
+    with it) while `-j -3` said "use 1-256": 0 is now the same error, before
+    anything is written."""
+    src, dst = make_database(), make_database()
+    make_shop(server, src)
+    base = conn_args(server)
+    dump = tmp_path / "dump"
+    assert run_cli("export", src, "-o", str(dump), *base).returncode == 0
+    for threads in ("0", "-3", "257"):
+        out = tmp_path / f"out{threads}"
+        assert_one_line_error(run_cli("export", src, "-o", str(out), "-j", threads, *base), 2,
+                              f"--threads {threads} is out of range")
+        assert not out.exists()
+        for command in (["restore", str(dump), "-d", dst, *base], ["verify", str(dump)],
+                        ["drill", str(dump), *base]):
+            proc = run_cli(*command, "--threads", threads)
+            assert_one_line_error(proc, 2, f"--threads {threads} is out of range")
+            assert "hint: use 1-256" in proc.stderr
+    conn = server.connect()
+    assert sql(conn, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s", (dst,)) == [(0,)]
+
+
 def test_laravel_env_file_supplies_the_connection(server: Any, make_database: Any, tmp_path: Path) -> None:
     db = make_database()
     make_shop(server, db)

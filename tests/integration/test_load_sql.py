@@ -67,3 +67,20 @@ def test_a_failing_statement_is_named_by_number_only(server: Any, make_database:
     assert sql(server.connect(), f"SELECT COUNT(*) FROM `{dst}`.t")[0][0] == 1
     missing = osidump("load-sql", str(tmp_path / "nope.sql"), "-h", server.host, "-P", str(server.port), "-u", server.user)
     assert missing.returncode == 4
+
+
+def test_a_statement_on_a_missing_table_is_a_server_error(server: Any, make_database: Any, tmp_path: Path) -> None:
+    """README's exit codes: 4 is for what the user named (the file, a dump, a
+    table to export); a statement of the script that the server refuses is 8,
+    whatever the reason, a table the script names but never created included."""
+    dst = make_database()
+    login = ["-h", server.host, "-P", str(server.port), "-u", server.user]
+    for number, statement in ((2, "INSERT INTO no_such_table VALUES (1)"),
+                              (2, "USE osi_no_such_database_x"),
+                              (2, "INSERT INTO t VALUES ('not a number')")):
+        script = tmp_path / "bad.sql"
+        script.write_text(f"CREATE TABLE IF NOT EXISTS t (id INT PRIMARY KEY);\n{statement};\n")
+        proc = osidump("load-sql", str(script), "-d", dst, "--follow-use", *login)
+        assert proc.returncode == 8, (statement, proc.stderr)
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("osidump: error:")]
+        assert len(errors) == 1 and f"statement {number} of the script failed" in errors[0], proc.stderr

@@ -67,6 +67,12 @@ def test_a_databases_dump_is_refused_with_d_until_follow_use(server: Any, make_d
     assert f"`{src}`" in refused.stderr and "nothing was run" in refused.stderr
     assert "--follow-use" in refused.stderr
     assert not exists(conn, src) and not exists(conn, target)
+    # The hint must not promise that --follow-use loads into -d: it obeys the
+    # script's USE (below, -d stays empty), and no flag renames the script's database.
+    (hint,) = [line for line in refused.stderr.splitlines() if line.startswith("  hint:")]
+    assert "start in the -d database" not in hint
+    assert "nothing goes into -d after the first USE" in hint
+    assert "cannot load it under another name" in hint
 
     followed = osidump("load-sql", str(path), "-d", target, "--follow-use", *base(server))
     assert followed.returncode == 0, followed.stderr

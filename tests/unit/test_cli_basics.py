@@ -146,3 +146,11 @@ def test_json_log_format_reports_errors_as_one_json_object() -> None:
     assert event["event"] == "error" and event["exit_code"] == 8
     assert event["error"] == "ConnectionLost" and event["retryable"] is True
     assert event["message"] == "server went away" and event["hint"]
+
+
+def test_follow_use_help_says_it_does_not_load_into_d() -> None:
+    """A user who followed the old hint (--follow-use "starts in the -d
+    database") found everything in the script's own databases and -d empty."""
+    result = CliRunner().invoke(cli, ["load-sql", "--help"], terminal_width=400)
+    text = " ".join(result.output.split())
+    assert "not into -d" in text and "Nothing loads such a script under another name" in text

@@ -196,6 +196,63 @@ def test_option_file_errors_never_quote_the_line(tmp_path: Path) -> None:
     assert "hunter2" not in caught.value.message + caught.value.hint
 
 
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("[client]\nuser explore_op\n", r"my.cnf, line 2: user needs a value"),
+        ("[client]\nhost\n", r"my.cnf, line 2: host needs a value"),
+        ("[client]\nuser=a\nPort # no value\n", r"my.cnf, line 3: port needs a value"),
+        ("[osidump]\nsocket /tmp/x.sock\n", r"my.cnf, line 2: socket needs a value"),
+        ("[client]\ndatabase shop\n", r"my.cnf, line 2: database needs a value"),
+        ("[client]\npassword Secret-words\n", r"my.cnf, line 2: password needs a value"),
+        ('[client]\nuser=a\npassword "Secret-words\n', r"my.cnf, line 3: password needs a value"),
+        ('[client]\nuser=a\npassword = "Secret-words\n', r"my.cnf, line 3: the value of password opens a quote"),
+        ("[client]\nuser = 'Secret-words\n", r"my.cnf, line 2: the value of user opens a quote"),
+    ],
+)
+def test_malformed_option_file_lines_are_config_errors(tmp_path: Path, body: str, needle: str) -> None:
+    """`user explore_op` (no '=') and an unterminated quote were skipped, and
+    osidump connected as the OS user: each is now exit 2 naming the file and
+    line, never the line's text (it may hold the password)."""
+    with pytest.raises(e.ConfigError, match=needle) as caught:
+        resolver(tmp_path, mycnf=body).config()
+    assert "\n" not in caught.value.message
+    assert "Secret" not in caught.value.message + caught.value.hint
+    result = CliRunner().invoke(cli, ["ping", "--defaults-file", str(tmp_path / "my.cnf")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("osidump: error: option file ") and "Secret" not in result.output
+
+
+def test_option_file_keeps_what_the_mysql_client_accepts(tmp_path: Path) -> None:
+    """Bare option names (skip-ssl, compress), unknown keys, other groups'
+    lines and an empty value stay valid, as in the mysql client."""
+    found = parse_option_file(_write(tmp_path, (
+        "[mysqld]\nuser mysql\nskip-networking\n"
+        "[client]\nskip-ssl\ncompress\nno-auto-rehash\ndefault-character-set=utf8mb4\n"
+        "user=app\npassword=\nhost = 'db # one'\n"
+    )), explicit=True)
+    assert found == {"user": "app", "password": "", "host": "db # one"}
+
+
+def test_a_bare_password_line_prompts_as_in_mysql(tmp_path: Path) -> None:
+    """`password` alone in an option file makes the mysql client prompt; so does osidump."""
+    (tmp_path / "my.cnf").write_text("[client]\nuser=app\npassword\n")
+    seen: list[tuple[str | None, str]] = []
+    args = ["show", "--defaults-file", str(tmp_path / "my.cnf")]
+    result = CliRunner().invoke(resolving_group(seen), args, input="typed-secret\n")
+    assert result.exit_code == 0, result.output
+    assert seen == [(None, "typed-secret")] and result.output.count("Password:") == 1
+    # A password from a higher layer wins over the file's request to prompt.
+    seen.clear()
+    result = CliRunner().invoke(resolving_group(seen), [*args, "--password=given"])
+    assert result.exit_code == 0 and seen == [(None, "given")]
+
+
+def _write(tmp_path: Path, body: str) -> str:
+    (tmp_path / "my.cnf").write_text(body)
+    return str(tmp_path / "my.cnf")
+
+
 def test_password_never_in_repr_or_describe(tmp_path: Path) -> None:
     r = resolver(tmp_path, flags={"password": "hunter2"})
     cfg = r.config()

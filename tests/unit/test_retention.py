@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -89,3 +90,25 @@ def test_cli_list_and_prune_dry_run(tmp_path: object) -> None:
     result = runner.invoke(cli, ["prune", root, "--keep-days", "30"])
     assert "deleted shop-old" in result.output
     assert not loc.child("shop-old").list()
+    result = runner.invoke(cli, ["prune", root, "--keep-days", "30"])
+    assert result.exit_code == 0 and result.output.startswith(f"nothing to prune: 1 dump kept in {root}\n")
+
+
+@pytest.mark.parametrize("command", [["list"], ["prune", "--keep-days", "3"]])
+def test_a_missing_local_location_is_exit_4_not_an_empty_one(tmp_path: Path, command: list[str]) -> None:
+    """A typo in a cron path must be noticed: a directory that does not exist,
+    or a file, is no location (exit 4, one line and a hint); an empty
+    directory is one that holds no dumps."""
+    (tmp_path / "a-file").write_bytes(b"x")
+    (tmp_path / "empty").mkdir()
+    runner = CliRunner()
+    for path, what in ((tmp_path / "nosuchdir", "does not exist"), (tmp_path / "a-file", "is not a directory")):
+        result = runner.invoke(cli, [command[0], str(path), *command[1:]])
+        assert result.exit_code == 4, result.output
+        assert result.stdout == ""
+        assert result.stderr.startswith(f"osidump: error: {path} {what}\n  hint: check the path")
+        assert len(result.stderr.splitlines()) == 2
+    result = runner.invoke(cli, [command[0], str(tmp_path / "empty"), *command[1:]])
+    assert result.exit_code == 0
+    expected = "no dumps found\n" if command[0] == "list" else "nothing to prune: 0 dumps kept in "
+    assert result.stdout.startswith(expected), result.stdout
