@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import click
+from osidump.engine.export.destination import STARTED_NAME
+from osidump.engine.format.manifest import MANIFEST_NAME
 from osidump.engine.restore.drill import require_ok, run_drill
 from osidump.engine.retention import (
     INCOMPLETE,
@@ -40,12 +42,28 @@ def list_command(location: str, as_json: bool, s3: S3Settings) -> None:
     if as_json:
         click.echo(json.dumps([_as_json(d) for d in dumps], indent=2))
         return
+    dumps, others = _dumps_and_others(dumps)
     if not dumps:
         say("no dumps found")
     for label, members in group_by_series(dumps):
         say(f"series: {label}")
         for d in members:
             say("  " + _line(d))
+    if others:
+        say(
+            f"not dumps (no {MANIFEST_NAME}, no {STARTED_NAME}; prune leaves them alone): "
+            + ", ".join(d.name for d in others)
+        )
+
+
+def _dumps_and_others(found: list[DumpListing]) -> tuple[list[DumpListing], list[DumpListing]]:
+    """A folder with neither a manifest nor the start marker every export
+    writes first is not a dump (a venv, a to-sql --per-table output) or an
+    export stopped before it wrote anything: named once, apart, never pruned."""
+    others = [
+        d for d in found if d.state == INCOMPLETE and d.series is None and d.started_at is None
+    ]
+    return [d for d in found if d not in others], others
 
 
 def _time(when: datetime | None) -> str | None:
@@ -115,7 +133,7 @@ def prune_command(
     """
     storage = s3.open(location)
     plan = plan_prune(
-        find_dumps(storage),
+        _dumps_and_others(find_dumps(storage))[0],
         keep_days=keep_days,
         keep_last=keep_last,
         keep_incomplete_hours=keep_incomplete_hours,

@@ -82,8 +82,14 @@ def test_cli_list_and_prune_dry_run(tmp_path: object) -> None:
     put_dump(loc, "shop-old", 400)
     put_dump(loc, "shop-new", 0)
     runner = CliRunner()
+    (tmp_path / "venv" / "bin").mkdir(parents=True)  # not a dump: named once, apart
+    (tmp_path / "venv" / "bin" / "python").write_bytes(b"x")
     result = runner.invoke(cli, ["list", root])
     assert result.exit_code == 0 and result.output.index("shop-new") < result.output.index("shop-old")
+    assert "INCOMPLETE" not in result.output and "unknown selection" not in result.output
+    assert result.output.endswith(
+        "not dumps (no manifest.json, no export-started.json; prune leaves them alone): venv\n"
+    )
     result = runner.invoke(cli, ["prune", root, "--keep-days", "30", "--dry-run"])
     assert result.exit_code == 0 and "would delete shop-old" in result.output
     assert loc.child("shop-old").exists(MANIFEST_NAME)
