@@ -231,13 +231,7 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
             self.progress.phase = "objects"
             objects = self._objects(conn, states)
             accounts = self._accounts(conn)
-            for db in p.databases:
-                execute(
-                    conn,
-                    f"DROP TABLE IF EXISTS {quote_ident(db.target)}.{PROGRESS_TABLE}",
-                    context="removing the restore progress table",
-                )
-            self.progress.phase = "done"
+            self._drop_progress_tables(conn)
             return RestoreResult(
                 tables=len(p.tables),
                 rows=sum(j.chunk.rows for j in p.chunks),
@@ -263,8 +257,9 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
             with contextlib.suppress(Exception):
                 conn.close()
 
-    def _finish_direct(self, conn: Any, jobs: list[ChunkJob], skipped: int) -> RestoreResult:
-        accounts = self._accounts(conn)
+    def _drop_progress_tables(self, conn: Any) -> None:
+        """The restore is complete: its progress markers go, and with them any
+        way to mistake the target for an unfinished restore."""
         for db in self.plan.databases:
             execute(
                 conn,
@@ -272,6 +267,10 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
                 context="removing the restore progress table",
             )
         self.progress.phase = "done"
+
+    def _finish_direct(self, conn: Any, jobs: list[ChunkJob], skipped: int) -> RestoreResult:
+        accounts = self._accounts(conn)
+        self._drop_progress_tables(conn)
         return RestoreResult(
             tables=len(self.plan.tables),
             rows=sum(j.chunk.rows for j in jobs),
