@@ -18,9 +18,10 @@ operations.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..connection import quote_ident
+from .chunk_reader import V1_MAX_LINE, ChunkStream
 
 HEADER = (
     b"SET NAMES utf8mb4, time_zone='+00:00', foreign_key_checks=0, unique_checks=0,"
@@ -83,6 +84,22 @@ class LineGrammar:
         )
         tuples = skeleton.count(b"(")
         return tuples > 0 and skeleton == b",".join([self._unit] * tuples) + b";"
+
+
+def checked_lines(stream: ChunkStream, grammar: LineGrammar) -> Iterator[bytes]:
+    """The INSERT lines of a version-1 chunk, each checked against ``grammar``
+    before it is yielded; the header line is checked and not yielded. A line
+    that fails raises the stream's IntegrityError naming it."""
+    for number, line in enumerate(stream.lines(V1_MAX_LINE)):
+        if number == 0:
+            if line.rstrip(b";") != HEADER:
+                raise stream.damaged("does not start with the chunk header")
+            continue
+        if not grammar.check(line):
+            raise stream.damaged(
+                f"line {number + 1} is not an INSERT of literals into its own table"
+            )
+        yield line
 
 
 def count_rows(line: bytes) -> int:

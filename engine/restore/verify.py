@@ -32,7 +32,7 @@ from ..config import RestoreConfig
 from ..errors import IntegrityError, ObjectNotFound, OsidumpError
 from ..format.chunk_reader import READ_BYTES, V1_MAX_LINE, ChunkStream, verify_stream
 from ..format.manifest import ChunkEntry, Manifest, TableEntry, UsersEntry
-from ..format.sql_chunk import HEADER, LineGrammar, count_rows
+from ..format.sql_chunk import LineGrammar, checked_lines, count_rows
 from ..format.users_file import read_users
 from ..seal import NO_KEYS, ReadKeys
 from ..seal.opening import open_dump
@@ -86,16 +86,8 @@ def check_chunk(
     stream = ChunkStream(storage, chunk, label=label, max_row=V1_MAX_LINE)
     rows = 0
     with stream:
-        for number, line in enumerate(stream.lines(V1_MAX_LINE)):
-            if number == 0:
-                if line.rstrip(b";") != HEADER:
-                    raise stream.damaged("does not start with the chunk header")
-            elif not grammar.check(line):
-                raise stream.damaged(
-                    f"line {number + 1} is not an INSERT of literals into its own table"
-                )
-            else:
-                rows += count_rows(line)
+        for line in checked_lines(stream, grammar):
+            rows += count_rows(line)
     stream.finish(rows=rows)
 
 

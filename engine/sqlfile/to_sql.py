@@ -41,7 +41,7 @@ from ..connection import quote_ident
 from ..errors import OsidumpError
 from ..format.chunk_reader import V1_MAX_LINE, V2_MAX_HELD_ROW, ChunkStream
 from ..format.manifest import Manifest, encode_name
-from ..format.sql_chunk import HEADER, LineGrammar, count_rows
+from ..format.sql_chunk import LineGrammar, checked_lines, count_rows
 from ..format.sqltokens import comment_line
 from ..format.tsv import InsertBuilder
 from ..restore.plan import ChunkJob, DatabasePlan, ObjectPlan, RestorePlan, TablePlan, plan_restore
@@ -237,15 +237,7 @@ def _copy_chunk(storage: Storage, job: ChunkJob, emit: Callable[[bytes], object]
     stream = ChunkStream(storage, chunk, label=job.label, max_row=V1_MAX_LINE)
     rows = 0
     with stream:
-        for number, line in enumerate(stream.lines(V1_MAX_LINE)):
-            if number == 0:
-                if line.rstrip(b";") != HEADER:
-                    raise stream.damaged("does not start with the chunk header")
-                continue
-            if not grammar.check(line):
-                raise stream.damaged(
-                    f"line {number + 1} is not an INSERT of literals into its own table"
-                )
+        for line in checked_lines(stream, grammar):
             rows += count_rows(line)
             emit(line + b"\n")
     stream.finish(rows=rows)
