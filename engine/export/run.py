@@ -64,7 +64,7 @@ from ..format.manifest import (
 )
 from ..format.users_file import users_document
 from ..seal import NO_SEAL, SIGNATURE_NAME, EncryptingStream, ExportSeal, sign_manifest
-from ..storage.base import Storage
+from ..storage.base import Storage, write_whole
 from ..users import Account, read_accounts, unmatched_pattern
 from ..version import __version__
 from ..workers import WorkerPool
@@ -305,12 +305,7 @@ class Export:
             self.storage.put(name, data)
             return FileEntry(path=name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
         stream = EncryptingStream(self.storage.open_write(name), recipients, name=name)
-        try:
-            stream.write(data)
-            stream.commit()
-        except BaseException:
-            stream.abort()
-            raise
+        write_whole(stream, data)
         return FileEntry(path=name, sha256=stream.stored_sha256, bytes=stream.stored_bytes)
 
     def _run_workers(self, snapshot: Snapshot, plans: list[ChunkPlan]) -> None:

@@ -60,6 +60,17 @@ class WriteStream(Protocol):
     def abort(self) -> None: ...
 
 
+def write_whole(stream: WriteStream, data: bytes) -> None:
+    """``data`` into ``stream``, then commit; aborted on any failure, so the
+    object appears whole or not at all."""
+    try:
+        stream.write(data)
+        stream.commit()
+    except BaseException:
+        stream.abort()
+        raise
+
+
 class Storage(ABC):
     """Where a dump lives. Implementations: LocalStorage, S3Storage, MemoryStorage."""
 
@@ -112,13 +123,7 @@ class Storage(ABC):
 
     def put(self, name: str, data: bytes) -> None:
         """Write a whole object atomically."""
-        stream = self.open_write(name)
-        try:
-            stream.write(data)
-            stream.commit()
-        except BaseException:
-            stream.abort()
-            raise
+        write_whole(self.open_write(name), data)
 
     def get(self, name: str) -> bytes:
         with self.open_read(name) as stream:
