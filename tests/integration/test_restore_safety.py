@@ -223,3 +223,14 @@ def test_an_open_application_transaction_stops_the_swap_by_name(server: Any, liv
     sql(app, "COMMIT")
     restore(server.connection_config(), storage, database=dst, on_existing="drop", resume=True)
     assert rows(conn, dst, "users") == rows(conn, src, "users")
+
+
+@pytest.mark.parametrize("seconds", [0, -5, 31536001])
+def test_a_lock_wait_timeout_out_of_range_is_a_one_line_error(seconds: int, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from osidump.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["restore", str(tmp_path), "--lock-wait-timeout", str(seconds)])
+    assert result.exit_code == 2, result.output
+    assert f"--lock-wait-timeout {seconds} is out of range" in result.output
+    assert "Traceback" not in result.output
