@@ -189,7 +189,13 @@ class ChunkLoader:
         """Load ``job`` into its table's shadow; verify the chunk. The caller
         owns the transaction."""
         t = job.table
-        max_row = V1_MAX_LINE if t.encoding == "sql" else int(job.chunk.max_row_bytes or 0)
+        # LOAD DATA holds no row (None: rows counted, not measured); the
+        # INSERT fallback bounds each line it holds in lines().
+        max_row: int | None = None
+        if t.encoding == "sql":
+            max_row = V1_MAX_LINE
+        elif not self.local_infile:
+            max_row = int(job.chunk.max_row_bytes or 0)
         stream = ChunkStream(self.storage, job.chunk, label=job.label, max_row=max_row)
         context = f"loading {job.label}"
         with stream:
