@@ -68,6 +68,7 @@ from ..format.users_file import read_users
 from ..server_compat import SYSTEM_SCHEMAS
 from ..storage.base import Storage
 from ..users import Account, select_accounts, unmatched_pattern
+from .schedule import schedule
 
 SHADOW_PREFIX = "osidump_new_"
 OLD_PREFIX = "osidump_old_"
@@ -480,17 +481,11 @@ def plan_restore(storage: Storage, manifest: Manifest, config: RestoreConfig) ->
             " not as restored under --database"
         )
     notes.extend(account_notes)
-    # Chunks: largest tables first, interleaved round-robin so parallel workers
-    # spread over tables instead of queueing on one.
-    ordered = sorted(tables, key=lambda t: -t.entry.stored_bytes)
-    queues = [[ChunkJob(t, c) for c in t.entry.chunks] for t in ordered]
-    if mode == "schema":
-        queues = []
+    # Chunks: in the order that keeps every loader busy to the end (schedule.py).
     chunks: list[ChunkJob] = []
-    while any(queues):
-        for q in queues:
-            if q:
-                chunks.append(q.pop(0))
+    if mode != "schema":
+        jobs = [[ChunkJob(t, c) for c in t.entry.chunks] for t in tables]
+        chunks = schedule(jobs, config.threads)
     # Routines first: a view may call a function, and CREATE VIEW checks it exists.
     kinds = {"procedure": 0, "function": 0, "view": 1, "trigger": 2, "event": 3}
     objects.sort(key=lambda o: kinds.get(o.kind, 9))  # stable: views keep dependency order
