@@ -68,6 +68,7 @@ SEALED = ("osidump (signed)", "osidump (encrypted)")  # compared with plain osid
 PEERS = ("mariadb-dump|zstd", "mydumper")
 FLOOR = "floor (SELECT *)"
 LOAD_FLOOR = "floor (LOAD DATA)"
+KEYS_FLOOR = "floor (LOAD DATA, keys after)"
 
 
 def _ratio(mine: float, other: float) -> str:
@@ -103,7 +104,7 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
             mine = by.get((osi, phase))
             if not mine:
                 continue
-            others = [*PEERS, FLOOR] if phase == "export" else [*PEERS, LOAD_FLOOR]
+            others = [*PEERS, FLOOR] if phase == "export" else [*PEERS, LOAD_FLOOR, KEYS_FLOOR]
             for peer in others:
                 other = by.get((peer, phase))
                 if not other:

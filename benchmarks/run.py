@@ -27,6 +27,7 @@ from benchmarks.measure import Measurement, run
 from benchmarks.tools import (
     Context,
     Floor,
+    KeysFloor,
     LoadFloor,
     MariadbDump,
     Mydumper,
@@ -63,6 +64,7 @@ TOOL_KEYS = (
     "floor",
     "load-floor",
     "osidump",
+    "keys-floor",  # restores the osidump row's dump: runs right after it
     "osidump-signed",
     "osidump-encrypted",
     "osidump-s3",
@@ -140,18 +142,19 @@ def _one_round(
     rep: int, tool: Tool, ctx: Context, conn: Any, env: dict[str, str], results: dict[str, Any]
 ) -> None:
     """Dump with ``tool``, restore into a fresh database, verify it, drop it."""
-    try:
-        tool.clean(ctx)
-        quiesce(conn)
-        m = run(tool.dump(ctx), env=env)
-        entry = _entry(rep, m)
-        if m.returncode == 0:
-            entry["output_bytes"] = tool.output_bytes(ctx)
-    except Exception as exc:  # a broken tool must not take the peers' rows with it
-        entry = _failure(rep, exc)
-    _record(results, tool.name, "export", entry)
-    if not tool.restores or not entry["ok"]:
-        return
+    if tool.exports:
+        try:
+            tool.clean(ctx)
+            quiesce(conn)
+            m = run(tool.dump(ctx), env=env)
+            entry = _entry(rep, m)
+            if m.returncode == 0:
+                entry["output_bytes"] = tool.output_bytes(ctx)
+        except Exception as exc:  # a broken tool must not take the peers' rows with it
+            entry = _failure(rep, exc)
+        _record(results, tool.name, "export", entry)
+        if not tool.restores or not entry["ok"]:
+            return
     target = _target(rep, tool)
     cur = conn.cursor()
     cur.execute(f"DROP DATABASE IF EXISTS `{target}`")
@@ -192,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(wanted) - set(TOOL_KEYS))
     if unknown or args.reps < 1 or args.scale <= 0 or args.threads < 1:
         parser.error(f"unknown tools {unknown}" if unknown else "reps, scale, threads must be > 0")
+    if "keys-floor" in wanted and "osidump" not in wanted:
+        parser.error("keys-floor restores the osidump row's dump: add osidump to --tools")
 
     from tests.support.servers import ThrowawayServer
 
@@ -261,6 +266,7 @@ def _bench(
         "floor": floor,
         "load-floor": LoadFloor(),
         "osidump": OsidumpLocal(),
+        "keys-floor": KeysFloor(),
         "osidump-signed": OsidumpSigned(),
         "osidump-encrypted": OsidumpEncrypted(),
         "osidump-s3": OsidumpS3(),
@@ -279,7 +285,11 @@ def _bench(
         else:
             tools.append(catalog[key])
     results: dict[str, Any] = {
-        t.name: {"export": [], **({"restore": []} if t.restores else {})} for t in tools
+        t.name: {
+            **({"export": []} if t.exports else {}),
+            **({"restore": []} if t.restores else {}),
+        }
+        for t in tools
     }
     run(floor.dump(ctx))  # warm the buffer pool before the first timing
     load_before = os.getloadavg()

@@ -32,6 +32,7 @@ def osidump_argv() -> list[str]:
 class Tool:
     name = ""
     restores = True
+    exports = True  # False: restores another tool's dump, which that tool's export timed
 
     def available(self, ctx: Context) -> str | None:
         """None if the tool can run here, else why not."""
@@ -332,6 +333,43 @@ class LoadFloor(Tool):
                 f'mariadb {conn} --local-infile=1 "$0" -e "SET foreign_key_checks = 0,'
                 " unique_checks = 1; LOAD DATA LOCAL INFILE '\\''$1'\\''"
                 ' INTO TABLE \\`$(basename "$1" .txt)\\`"'
-                "' \"$1\"\n"
+                '\' "$1"\n'
             )
         return ["bash", script, target]
+
+
+class KeysFloor(Tool):
+    """The floor of osidump's own restore plan (``benchmarks/keys_floor.py``):
+    the C client's ``LOAD DATA`` of the osidump row's dump, in osidump's chunk
+    order on as many sessions, into key-only tables with their indexes added
+    after, and nothing verified. Restores the dump the osidump row exported in
+    the same round, so it has no export of its own."""
+
+    name = "floor (LOAD DATA, keys after)"
+    checked = False
+    exports = False
+
+    def out(self, ctx: Context) -> str:
+        return OsidumpLocal().out(ctx)
+
+    def available(self, ctx: Context) -> str | None:
+        missing = [t for t in ("mariadb", "zstd") if shutil.which(t) is None]
+        return f"not installed: {', '.join(missing)}" if missing else _osidump_available()
+
+    def restore(self, ctx: Context, target: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "benchmarks.keys_floor",
+            self.out(ctx),
+            target,
+            "--host",
+            ctx.host,
+            "--port",
+            str(ctx.port),
+            "--threads",
+            str(ctx.threads),
+        ]
+
+    def clean(self, ctx: Context) -> None:
+        """The dump is the osidump row's, cleaned with it."""
