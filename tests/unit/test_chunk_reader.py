@@ -116,6 +116,23 @@ def test_a_row_longer_than_recorded_is_refused_without_holding_it() -> None:
         read_all(storage, entry)
 
 
+def test_a_reader_that_holds_no_row_counts_rows_without_measuring_them() -> None:
+    """max_row=None (restore's LOAD DATA, which streams blocks): a row longer
+    than the manifest states is loaded as the digests say, and every other
+    check still holds; the control (max_row given, as verify reads) refuses it."""
+    storage = MemoryStorage()
+    body = b"1\tshort\n" + b"2\t" + b"x" * (3 << 20) + b"\n"
+    entry = hostile(storage, body, max_row_bytes=100)
+    with pytest.raises(IntegrityError, match="row longer than 100 bytes"):
+        read_all(storage, entry)
+    stream = ChunkStream(storage, entry, label="d.t chunk 0", max_row=None)
+    verify_stream(stream)
+    assert stream.rows == 2
+    stream = ChunkStream(storage, replace(entry, rows=3), label="d.t chunk 0", max_row=None)
+    with pytest.raises(IntegrityError, match="holds 2 rows"):
+        verify_stream(stream)
+
+
 def test_lines_are_capped_whatever_the_manifest_says() -> None:
     storage = MemoryStorage()
     body = b"y" * (3 << 20) + b"\n"
