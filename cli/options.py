@@ -119,13 +119,18 @@ def _read_lines(path: str, *, what: str, hint: str) -> list[str]:
 
 def parse_env_file(path: str) -> dict[str, str]:
     """Read a dotenv file (Laravel's .env): KEY=VALUE lines, ``export``,
-    comments, single or double quotes. No variable expansion."""
+    comments, single or double quotes, a quoted value over several lines (as
+    phpdotenv reads a PEM key). No variable expansion. A quote that never
+    closes is a ConfigError naming the file and the line it opened on, never
+    the value: read on, its lines would be taken for settings."""
     lines = _read_lines(
         path, what="--env-file", hint="check the path and permissions of the .env file"
     )
     values: dict[str, str] = {}
-    for raw in lines:
-        line = raw.strip()
+    number = 0
+    while number < len(lines):
+        line = lines[number].strip()
+        number += 1
         if not line or line.startswith("#"):
             continue
         if line.startswith("export "):
@@ -134,11 +139,25 @@ def parse_env_file(path: str) -> dict[str, str]:
         if not sep:
             continue
         key, value = key.strip(), value.strip()
-        if value[:1] == "'":  # single quotes: literal
-            end = value.find("'", 1)
-            value = value[1:end] if end > 0 else value[1:]
-        elif value[:1] == '"':
-            value, _closed = _quoted(value, _DOTENV_ESCAPES)
+        if value[:1] in ("'", '"'):
+            opened = number
+            while True:
+                if value[0] == "'":  # single quotes: literal
+                    end = value.find("'", 1)
+                    text, closed = value[1:end], end > 0
+                else:
+                    text, closed = _quoted(value, _DOTENV_ESCAPES)
+                if closed:
+                    value = text
+                    break
+                if number == len(lines):
+                    raise ConfigError(
+                        f"--env-file {path} line {opened}: the value of {key} opens a quote"
+                        f" ({value[0]}) and never closes it",
+                        hint="close the quote; a quoted value may span lines",
+                    )
+                value += "\n" + lines[number]
+                number += 1
         else:
             value = value.split(" #", 1)[0].strip()
         values[key] = value

@@ -125,6 +125,29 @@ def test_dotenv_syntax(tmp_path: Path) -> None:
     assert "BROKEN LINE" not in values and "BROKEN" not in values
 
 
+def test_dotenv_quoted_values_may_span_lines(tmp_path: Path) -> None:
+    """A Laravel .env often holds a PEM key over several quoted lines; its
+    lines are part of the value, never settings of their own."""
+    (tmp_path / ".env").write_text(
+        'JWT_KEY="-----BEGIN KEY-----\nDB_PASSWORD=not-this\n  line \\"two\\"\n-----END KEY-----"\n'
+        "NOTE='a\nDB_HOST=nor-this'\nDB_PASSWORD=secret\n"
+    )
+    values = parse_env_file(str(tmp_path / ".env"))
+    assert values["JWT_KEY"] == '-----BEGIN KEY-----\nDB_PASSWORD=not-this\n  line "two"\n-----END KEY-----'
+    assert values["NOTE"] == "a\nDB_HOST=nor-this"
+    assert values["DB_PASSWORD"] == "secret"
+    assert "DB_HOST" not in values
+
+
+@pytest.mark.parametrize("opening", ['DB_PASSWORD="s3cret', "DB_PASSWORD='s3cret"])
+def test_dotenv_quote_never_closed_names_the_line_not_the_value(tmp_path: Path, opening: str) -> None:
+    (tmp_path / ".env").write_text(f"DB_HOST=db\n{opening}\nDB_USERNAME=app\n")
+    with pytest.raises(e.ConfigError) as caught:
+        parse_env_file(str(tmp_path / ".env"))
+    assert "line 2" in caught.value.message and "DB_PASSWORD" in caught.value.message
+    assert "s3cret" not in caught.value.message and "s3cret" not in caught.value.hint
+
+
 def test_empty_values_count_as_unset(tmp_path: Path) -> None:
     r = resolver(tmp_path, env={"DB_HOST": ""}, dotenv="DB_HOST=\n", mycnf="[client]\nhost=cnf-host\n")
     assert r.config().host == "cnf-host"
