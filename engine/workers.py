@@ -16,15 +16,25 @@ before its first job and out after its last cleanup; once the pool is closed
 no worker counts itself in, so "count is zero" means no worker will touch
 storage again.
 
+Jobs may name a key (``exclusive``): two jobs of one key never run at once.
+A free worker takes the first job in order whose key no other worker holds,
+and waits while every job left waits for a held key. Restore uses it for
+tables whose loads the server would serialize anyway (an AUTO_INCREMENT
+table on MariaDB), so the second loader does other work instead of sitting
+in a lock wait that can time out.
+
 The job list is the plan (metadata, not rows), so its size is bounded by the
 plan; rows never queue between threads.
 """
 
 from __future__ import annotations
 
+import functools
+import heapq
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 from .errors import Interrupted
@@ -34,6 +44,56 @@ _POLL = 0.2  # the calling thread wakes this often, so it stays responsive to si
 
 S = TypeVar("S")  # per-worker state, e.g. a connection
 J = TypeVar("J")  # a job
+
+
+class _KeyedJobs(Generic[J]):
+    """Jobs in their given order, where two jobs of one key are never out at
+    once. Taking a job is O(workers * log keys): at most workers - 1 keys are
+    held, so at most that many queue heads are skipped."""
+
+    def __init__(self, jobs: Sequence[J], key: Callable[[J], Hashable | None]):
+        ids: dict[Hashable, int] = {}
+        self._queues: dict[int, deque[tuple[int, J]]] = {}
+        for position, job in enumerate(jobs):
+            k = key(job)
+            # A job without a key is a key of its own (negative: never shared).
+            kid = -(position + 1) if k is None else ids.setdefault(k, len(ids))
+            self._queues.setdefault(kid, deque()).append((position, job))
+        self._heads = [(q[0][0], kid) for kid, q in self._queues.items()]
+        heapq.heapify(self._heads)
+        self._held: set[int] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self._queues)
+
+    def take(self) -> tuple[int, J] | None:
+        """The first job whose key nobody holds, with its key; None if every
+        job left waits for a held key."""
+        skipped: list[tuple[int, int]] = []
+        found: tuple[int, int] | None = None
+        while self._heads:
+            head = heapq.heappop(self._heads)
+            if head[1] in self._held:
+                skipped.append(head)
+            else:
+                found = head
+                break
+        for head in skipped:
+            heapq.heappush(self._heads, head)
+        if found is None:
+            return None
+        kid = found[1]
+        queue = self._queues[kid]
+        _, job = queue.popleft()
+        if queue:
+            heapq.heappush(self._heads, (queue[0][0], kid))
+        else:
+            del self._queues[kid]
+        self._held.add(kid)
+        return kid, job
+
+    def release(self, kid: int) -> None:
+        self._held.discard(kid)
 
 
 class WorkerPool(Generic[S, J]):
@@ -60,16 +120,29 @@ class WorkerPool(Generic[S, J]):
         self._exited = 0  # workers whose thread function has returned
         self._closed = False  # no worker may count itself in any more
 
-    def run(self, jobs: Sequence[J], *, on_interrupt: Callable[[], None] | None = None) -> None:
+    def run(
+        self,
+        jobs: Sequence[J],
+        *,
+        on_interrupt: Callable[[], None] | None = None,
+        exclusive: Callable[[J], Hashable | None] | None = None,
+    ) -> None:
         """Run every job; raise the first real error. On KeyboardInterrupt in
         the calling thread: cancel, call ``on_interrupt`` (e.g. close sockets so
-        blocked reads return), wait until no worker is busy, re-raise."""
-        pending = list(reversed(jobs))  # pop() from the end keeps the plan's order
+        blocked reads return), wait until no worker is busy, re-raise.
+        ``exclusive``: a job's key, or None; two jobs of one key never run at
+        once (the module docstring)."""
+        keyed = _KeyedJobs(jobs, exclusive or (lambda job: None))
 
-        def next_job() -> J | None:
-            with self._lock:
-                if pending and not self.cancel.is_set() and not self._closed:
-                    return pending.pop()
+        def next_job() -> tuple[J, Callable[[], None]] | None:
+            with self._changed:
+                while keyed and not self.cancel.is_set() and not self._closed:
+                    taken = keyed.take()
+                    if taken is not None:
+                        kid, job = taken
+                        return job, functools.partial(self._release, keyed, kid)
+                    # Every job left waits for a key another worker holds.
+                    self._changed.wait(_POLL)
                 return None
 
         def loop(index: int) -> None:
@@ -116,12 +189,23 @@ class WorkerPool(Generic[S, J]):
         if self._errors:
             raise self._errors[0]
 
-    def _one_worker(self, index: int, next_job: Callable[[], J | None]) -> None:
+    def _release(self, keyed: _KeyedJobs[J], kid: int) -> None:
+        with self._changed:
+            keyed.release(kid)
+            self._changed.notify_all()
+
+    def _one_worker(
+        self, index: int, next_job: Callable[[], tuple[J, Callable[[], None]] | None]
+    ) -> None:
         state: S | None = None
         try:
             state = self._start(index)
-            while (job := next_job()) is not None:
-                self._work(state, job)
+            while (taken := next_job()) is not None:
+                job, release = taken
+                try:
+                    self._work(state, job)
+                finally:
+                    release()
         except BaseException as exc:  # handed to the calling thread
             with self._lock:
                 self._errors.append(exc)

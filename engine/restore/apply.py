@@ -91,7 +91,7 @@ from .base import (
 from .bulk_load import LOCAL_INFILE_REFUSED, ChunkLoader, Loaded, first_warning
 from .objects import ObjectCreation
 from .plan import ChunkJob, ObjectPlan, RestorePlan
-from .tables import TableFinishing
+from .tables import TableFinishing, has_auto_increment
 from .target import TargetInspection
 
 log = logging.getLogger("osidump.restore")
@@ -214,7 +214,7 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
             skipped = len(p.chunks) - len(jobs)
             self.progress.add(skipped=skipped)
             self._probe_local_infile(conn)
-            self._load(jobs)
+            self._load(jobs, one_loader=self._one_loader_tables(conn))
             # This connection sat idle through the load, which can outlast the
             # server's wait_timeout: open a new one with the same session if so.
             conn = self._alive(conn)
@@ -379,7 +379,29 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
         )
         self._notes.append(note)
 
-    def _load(self, jobs: list[ChunkJob]) -> None:
+    def _one_loader_tables(self, conn: Any) -> frozenset[str]:
+        """Tables the target loads one LOAD DATA at a time anyway: with
+        innodb_autoinc_lock_mode below 2 (MariaDB's default is 1, MySQL 8's 2),
+        a LOAD DATA into a table with an AUTO_INCREMENT column holds the
+        table's AUTO-INC lock to its end, even when it gives every value.
+        Measured on MariaDB 10.11, two loads of 1.5M rows into one such table:
+        7.6 s together, the second in LOCK WAIT, against 4.5 s without the
+        column. A second loader there would only wait (and could reach
+        innodb_lock_wait_timeout), so it takes another table's chunk instead."""
+        try:
+            rows = query_all(
+                conn, "SELECT @@GLOBAL.innodb_autoinc_lock_mode", context="checking the target"
+            )
+            mode = int(rows[0][0]) if rows and rows[0][0] is not None else 1
+        except OsidumpError:  # no such variable: assume the table lock
+            mode = 1
+        if mode >= 2:
+            return frozenset()
+        return frozenset(
+            t.label for t in self.plan.tables if has_auto_increment(self._definition(t))
+        )
+
+    def _load(self, jobs: list[ChunkJob], *, one_loader: frozenset[str] = frozenset()) -> None:
         def start(_index: int) -> Any:
             conn = connect(self.connection, autocommit=True, local_infile=True)
             _session(conn, self.plan, binlog=self.config.binlog)
@@ -403,7 +425,11 @@ class Restore(TargetInspection, TableFinishing, ObjectCreation):
             stop=stop,
             cancel=self._cancel,
         )
-        pool.run(jobs)
+
+        def key(job: ChunkJob) -> str | None:
+            return job.table.label if job.table.label in one_loader else None
+
+        pool.run(jobs, exclusive=key)
 
     def _apply_chunk(self, conn: Any, job: ChunkJob) -> None:
         """Load one chunk in one transaction, retrying the whole chunk after a

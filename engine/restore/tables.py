@@ -74,7 +74,7 @@ class TableFinishing(RestoreBase):
             for group in fulltext_separately(missing):
                 adds = ", ".join(f"ADD {clause}" for clause in group)
                 execute(conn, f"ALTER TABLE {qt} {adds}", context=f"building indexes of {t.label}")
-        if _has_auto_increment(definition):
+        if has_auto_increment(definition):
             # The counter as dumped, again: a chunk rolled back (damaged, or
             # stopped) still moved it past the ids it had inserted, and a
             # resumed restore would keep that gap. InnoDB takes the value as
@@ -255,7 +255,7 @@ class TableFinishing(RestoreBase):
             )
 
 
-def _has_auto_increment(definition: CreateTable) -> bool:
+def has_auto_increment(definition: CreateTable) -> bool:
     return any(
         d.kind == "column" and re.search(r"\bAUTO_INCREMENT\b", d.text, re.I)
         for d in definition.definitions
@@ -285,4 +285,3 @@ def open_transactions(conn: Any) -> str:
         f"session {sid} ({user}@{host}, {command} {seconds} s{': ' + info if info else ''})"
         for sid, user, host, command, seconds, info in rows
     )
-

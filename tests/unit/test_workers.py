@@ -82,3 +82,79 @@ def test_every_job_runs_once_and_stop_is_called_per_worker() -> None:
     pool.run(list(range(100)))
     assert sorted(seen) == list(range(100))
     assert sorted(stopped) == [0, 1, 2]
+
+
+def test_a_keyed_job_waits_while_its_key_is_held_and_other_work_goes_first() -> None:
+    """Jobs A1, A2 (one key) and B1: the second worker skips A2 for B1 while
+    A1 runs, then waits for A1 to end before it takes A2. A1 ends only once B1
+    has ended, so without the key the second worker would take A2 first and
+    A1 would never see B1 (the control is the timeout below)."""
+    cancel = threading.Event()
+    events: list[str] = []
+    lock = threading.Lock()
+    b_done = threading.Event()
+
+    def work(state: None, job: str) -> None:
+        with lock:
+            events.append(f"start {job}")
+        if job == "A1":
+            assert b_done.wait(10), "B1 never ran beside A1"
+        if job == "B1":
+            b_done.set()
+        with lock:
+            events.append(f"end {job}")
+
+    pool: WorkerPool[None, str] = WorkerPool(
+        name="t", count=2, start=lambda i: None, work=work, cancel=cancel
+    )
+    pool.run(["A1", "A2", "B1"], exclusive=lambda job: job[0])
+    assert events.index("start B1") < events.index("end A1")
+    assert events.index("end A1") < events.index("start A2")
+    assert sorted(e for e in events if e.startswith("end")) == ["end A1", "end A2", "end B1"]
+
+
+def test_no_two_jobs_of_one_key_ever_run_at_once() -> None:
+    cancel = threading.Event()
+    running: dict[str, int] = {}
+    most: dict[str, int] = {}
+    seen: list[int] = []
+    lock = threading.Lock()
+    keys = ["a", "b", "c", None]
+
+    def key(job: int) -> str | None:
+        return keys[job % 4]
+
+    def work(state: None, job: int) -> None:
+        k = key(job) or f"none{job}"
+        with lock:
+            running[k] = running.get(k, 0) + 1
+            most[k] = max(most.get(k, 0), running[k])
+            seen.append(job)
+        for _ in range(2000):  # a little work, so the workers overlap
+            pass
+        with lock:
+            running[k] -= 1
+
+    pool: WorkerPool[None, int] = WorkerPool(
+        name="t", count=4, start=lambda i: None, work=work, cancel=cancel
+    )
+    pool.run(list(range(400)), exclusive=key)
+    assert sorted(seen) == list(range(400))
+    assert max(most.values()) == 1
+
+
+def test_a_worker_waiting_for_a_key_stops_when_another_fails() -> None:
+    cancel = threading.Event()
+    ran: list[str] = []
+
+    def work(state: None, job: str) -> None:
+        ran.append(job)
+        if job == "A1":
+            raise ValueError("boom")
+
+    pool: WorkerPool[None, str] = WorkerPool(
+        name="t", count=2, start=lambda i: None, work=work, cancel=cancel
+    )
+    with pytest.raises(ValueError, match="boom"):
+        pool.run(["A1", "A2"], exclusive=lambda job: job[0])
+    assert ran == ["A1"] and cancel.is_set()
