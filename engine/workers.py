@@ -51,13 +51,14 @@ class _KeyedJobs(Generic[J]):
     once. Taking a job is O(workers * log keys): at most workers - 1 keys are
     held, so at most that many queue heads are skipped."""
 
+    FREE = -1  # the queue of jobs without a key: never held
+
     def __init__(self, jobs: Sequence[J], key: Callable[[J], Hashable | None]):
         ids: dict[Hashable, int] = {}
         self._queues: dict[int, deque[tuple[int, J]]] = {}
         for position, job in enumerate(jobs):
             k = key(job)
-            # A job without a key is a key of its own (negative: never shared).
-            kid = -(position + 1) if k is None else ids.setdefault(k, len(ids))
+            kid = self.FREE if k is None else ids.setdefault(k, len(ids))
             self._queues.setdefault(kid, deque()).append((position, job))
         self._heads = [(q[0][0], kid) for kid, q in self._queues.items()]
         heapq.heapify(self._heads)
@@ -89,7 +90,8 @@ class _KeyedJobs(Generic[J]):
             heapq.heappush(self._heads, (queue[0][0], kid))
         else:
             del self._queues[kid]
-        self._held.add(kid)
+        if kid != self.FREE:
+            self._held.add(kid)
         return kid, job
 
     def release(self, kid: int) -> None:
