@@ -117,6 +117,14 @@ def _read_lines(path: str, *, what: str, hint: str) -> list[str]:
         raise ConfigError(f"cannot read {what} {path}: {reason}", hint=hint) from None
 
 
+def _closes(piece: str, quote: str) -> bool:
+    """Whether ``piece`` (a quoted .env value's text after its opening
+    quote, or a later line of it) holds the closing quote."""
+    if quote == "'":
+        return "'" in piece
+    return _quoted(quote + piece, _DOTENV_ESCAPES)[1]
+
+
 def parse_env_file(path: str) -> dict[str, str]:
     """Read a dotenv file (Laravel's .env): KEY=VALUE lines, ``export``,
     comments, single or double quotes, a quoted value over several lines (as
@@ -140,24 +148,26 @@ def parse_env_file(path: str) -> dict[str, str]:
             continue
         key, value = key.strip(), value.strip()
         if value[:1] in ("'", '"'):
-            opened = number
-            while True:
-                if value[0] == "'":  # single quotes: literal
-                    end = value.find("'", 1)
-                    text, closed = value[1:end], end > 0
-                else:
-                    text, closed = _quoted(value, _DOTENV_ESCAPES)
-                if closed:
-                    value = text
-                    break
+            quote, opened = value[0], number
+            # Each line is looked at once for the closing quote (a backslash
+            # at a line's end escapes the newline, so every line starts
+            # unescaped); the whole value is parsed once it closes.
+            pieces, piece = [value], value[1:]
+            while not _closes(piece, quote):
                 if number == len(lines):
                     raise ConfigError(
                         f"--env-file {path} line {opened}: the value of {key} opens a quote"
-                        f" ({value[0]}) and never closes it",
+                        f" ({quote}) and never closes it",
                         hint="close the quote; a quoted value may span lines",
                     )
-                value += "\n" + lines[number]
+                piece = lines[number]
+                pieces.append(piece)
                 number += 1
+            value = "\n".join(pieces)
+            if quote == "'":  # single quotes: literal
+                value = value[1 : value.find("'", 1)]
+            else:
+                value = _quoted(value, _DOTENV_ESCAPES)[0]
         else:
             value = value.split(" #", 1)[0].strip()
         values[key] = value
