@@ -13,7 +13,13 @@ from osidump.engine.export.run import Export, ExportProgress
 
 from .errors import handle_errors
 from .messages import emit_json, say
-from .options import ConnectionResolver, S3Settings, connection_options, s3_options
+from .options import (
+    ConnectionResolver,
+    S3Settings,
+    connection_options,
+    s3_options,
+    user_filter_options,
+)
 from .progress import ProgressLine, human_bytes, human_seconds
 from .seal_options import ExportSealSettings, export_seal_options
 
@@ -168,19 +174,7 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
     "clear), as MySQL Shell's dumpInstance; the server's own accounts and root's are left "
     "out. Without a database: the accounts alone.",
 )
-@click.option(
-    "--include-users",
-    multiple=True,
-    metavar="USER[@HOST]",
-    help="With --users, only these accounts: globs (* and ?), comma-separated; no @HOST "
-    "means any host. Naming root takes the installer's root accounts too.",
-)
-@click.option(
-    "--exclude-users",
-    multiple=True,
-    metavar="USER[@HOST]",
-    help="With --users, not these accounts (globs, comma-separated).",
-)
+@user_filter_options(include_note=" Naming root takes the installer's root accounts too.")
 @click.option(
     "--replace-incomplete",
     is_flag=True,

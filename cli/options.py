@@ -499,6 +499,28 @@ def s3_options(fn: F) -> F:
     return cast(F, wrapper)
 
 
+def user_filter_options(*, include_note: str = "") -> Callable[[F], F]:
+    """``--include-users`` and ``--exclude-users``, as export and restore take
+    them; ``include_note`` ends the first one's help."""
+
+    def decorate(fn: F) -> F:
+        fn = click.option(
+            "--exclude-users",
+            multiple=True,
+            metavar="USER[@HOST]",
+            help="With --users, not these accounts (globs, comma-separated).",
+        )(fn)
+        return click.option(
+            "--include-users",
+            multiple=True,
+            metavar="USER[@HOST]",
+            help="With --users, only these accounts: globs (* and ?), comma-separated; no @HOST "
+            "means any host." + include_note,
+        )(fn)
+
+    return decorate
+
+
 def connection_options(fn: F) -> F:
     """Add the connection flags to a command and pass it ``connection``."""
 

@@ -20,7 +20,13 @@ from osidump.engine.users import AccountsReport
 from .errors import handle_errors
 from .export_cmd import default_threads, plural, split_list
 from .messages import emit_json, note, say
-from .options import ConnectionResolver, S3Settings, connection_options, s3_options
+from .options import (
+    ConnectionResolver,
+    S3Settings,
+    connection_options,
+    s3_options,
+    user_filter_options,
+)
 from .progress import ProgressLine, human_bytes, human_seconds
 from .seal_options import ReadKeySettings, read_key_options, seal_lines
 
@@ -149,19 +155,7 @@ def _print_accounts(report: AccountsReport) -> None:
     help="Create only the dump's accounts, roles and grants (as --users), no database, "
     "table or object; grants on objects the target lacks fail.",
 )
-@click.option(
-    "--include-users",
-    multiple=True,
-    metavar="USER[@HOST]",
-    help="With --users, only these accounts: globs (* and ?), comma-separated; no @HOST "
-    "means any host.",
-)
-@click.option(
-    "--exclude-users",
-    multiple=True,
-    metavar="USER[@HOST]",
-    help="With --users, not these accounts (globs, comma-separated).",
-)
+@user_filter_options()
 @click.option(
     "--lock-wait-timeout",
     type=int,
